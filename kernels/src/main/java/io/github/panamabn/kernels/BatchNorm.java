@@ -1,0 +1,236 @@
+package io.github.panamabn.kernels;
+
+import io.github.panamabn.kernels.internal.KernelBackend;
+import io.github.panamabn.kernels.internal.KernelProvider;
+import io.github.panamabn.kernels.internal.Workspace;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Batch-normalization kernels on {@code float} tensors: per-channel statistics, forward training and
+ * forward inference, for every {@link TensorShape} (NC, NCL, NCHW, NCDHW and their channels-last
+ * forms), on {@code float[]} with an offset or on {@link MemorySegment}s (heap or native, long-indexed).
+ *
+ * <p>An instance binds one {@link Implementation}: {@link #get()} returns the one selected for this
+ * JVM (PANAMA when {@code jdk.incubator.vector} is present, else SCALAR with one log line; the system
+ * property {@code panamabn.kernels=scalar|panama} forces it), {@link #of} a specific one.
+ *
+ * <p>Contract of every method: arguments are validated before anything is written, and invalid ones
+ * throw {@link NullPointerException}, {@link IllegalArgumentException},
+ * {@link IndexOutOfBoundsException} or {@link IllegalStateException} naming the argument. The output
+ * may be the input itself (same array and offset, or the same memory) for in-place operation; a
+ * partial overlap is rejected. Instances are immutable and thread-safe; each call uses per-thread
+ * scratch and allocates nothing once its thread has seen the channel count.
+ *
+ * <p>Numerics: statistics run Welford's update in float on {@code x - pivot} (the channel's first
+ * element) over blocks of at most 64 updates per accumulator, merged in double with Chan et al.'s
+ * formula; normalization is {@code y = (x - mean[c]) * scale[c] + beta[c]} with one float rounding
+ * for the multiply-add and {@code scale = gamma / sqrt(var + eps)} computed in double once per call
+ * and channel. A constant channel has variance exactly 0 and comes out as exactly beta.
+ */
+public final class BatchNorm {
+    private static final BatchNorm DEFAULT = new BatchNorm(KernelProvider.defaultBackend());
+
+    private final KernelBackend backend;
+
+    private BatchNorm(KernelBackend backend) {
+        this.backend = backend;
+    }
+
+    /** The implementation selected for this JVM. */
+    public static BatchNorm get() {
+        return DEFAULT;
+    }
+
+    /**
+     * A specific implementation.
+     *
+     * @throws UnsupportedOperationException if it cannot run in this JVM (see {@link #isAvailable})
+     */
+    public static BatchNorm of(Implementation implementation) {
+        Checks.notNull(implementation, "implementation");
+        KernelBackend b = KernelProvider.backend(implementation);
+        return b == DEFAULT.backend ? DEFAULT : new BatchNorm(b);
+    }
+
+    /** Whether an implementation can run in this JVM. */
+    public static boolean isAvailable(Implementation implementation) {
+        return implementation == Implementation.SCALAR || KernelProvider.panamaUnavailableReason() == null;
+    }
+
+    /** The implementation this instance runs. */
+    public Implementation implementation() {
+        return backend.implementation();
+    }
+
+    // ---------------------------------------------------------------- statistics
+
+    /**
+     * Per-channel count, mean and M2 of {@code x[xOffset ..]} into {@code out} (overwritten).
+     *
+     * @param out statistics with {@code shape.channels()} channels
+     */
+    public void statistics(TensorShape shape, float[] x, int xOffset, ChannelStatistics out) {
+        Checks.notNull(shape, "shape");
+        Checks.range(x, xOffset, shape.elementCount(), "x");
+        statisticsChecked(shape, MemorySegment.ofArray(x), xOffset, out);
+    }
+
+    /** As {@link #statistics(TensorShape, float[], int, ChannelStatistics)}, reading {@code x} from byte 0. */
+    public void statistics(TensorShape shape, MemorySegment x, ChannelStatistics out) {
+        Checks.notNull(shape, "shape");
+        Checks.segment(x, shape.elementCount(), "x", false);
+        statisticsChecked(shape, x, 0, out);
+    }
+
+    private void statisticsChecked(TensorShape shape, MemorySegment x, long xOffset, ChannelStatistics out) {
+        Checks.notNull(out, "out");
+        Checks.statistics(out, shape.channels(), "out");
+        Workspace ws = Workspace.get(shape.channels(), backend);
+        out.count = backend.statistics(shape, x, xOffset, out.mean, out.m2, ws.scratch);
+    }
+
+    // ---------------------------------------------------------------- forward training
+
+    /**
+     * Forward pass in training mode: normalizes each channel with its batch mean and biased batch
+     * variance, {@code y = (x - mean) / sqrt(var + eps) * gamma + beta}, then applies {@code activation}.
+     *
+     * @param gamma per-channel scale, or null for 1 (affine off)
+     * @param beta per-channel shift, or null for 0 (affine off)
+     * @param eps added to the variance, positive and finite
+     * @param stats receives the batch statistics (count, mean, M2), or null when not needed
+     * @param saveMean receives the batch mean per channel, or null (kept for the backward pass)
+     * @param saveInvStd receives {@code 1 / sqrt(var + eps)} per channel, or null
+     */
+    public void forwardTraining(TensorShape shape, float[] x, int xOffset, float[] y, int yOffset,
+                                float[] gamma, float[] beta, float eps, Activation activation,
+                                ChannelStatistics stats, float[] saveMean, float[] saveInvStd) {
+        Checks.notNull(shape, "shape");
+        Checks.range(x, xOffset, shape.elementCount(), "x");
+        Checks.range(y, yOffset, shape.elementCount(), "y");
+        Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
+        forwardTrainingChecked(shape, MemorySegment.ofArray(x), xOffset, MemorySegment.ofArray(y), yOffset,
+                gamma, beta, eps, activation, stats, saveMean, saveInvStd);
+    }
+
+    /**
+     * As {@link #forwardTraining(TensorShape, float[], int, float[], int, float[], float[], float,
+     * Activation, ChannelStatistics, float[], float[])}, on segments starting at byte 0.
+     */
+    public void forwardTraining(TensorShape shape, MemorySegment x, MemorySegment y,
+                                float[] gamma, float[] beta, float eps, Activation activation,
+                                ChannelStatistics stats, float[] saveMean, float[] saveInvStd) {
+        Checks.notNull(shape, "shape");
+        Checks.segment(x, shape.elementCount(), "x", false);
+        Checks.segment(y, shape.elementCount(), "y", true);
+        Checks.noPartialOverlap(x, y, shape.elementCount());
+        forwardTrainingChecked(shape, x, 0, y, 0, gamma, beta, eps, activation, stats, saveMean, saveInvStd);
+    }
+
+    private void forwardTrainingChecked(TensorShape shape, MemorySegment x, long xOffset, MemorySegment y,
+                                        long yOffset, float[] gamma, float[] beta, float eps,
+                                        Activation activation, ChannelStatistics stats,
+                                        float[] saveMean, float[] saveInvStd) {
+        int channels = shape.channels();
+        Checks.perChannel(gamma, channels, "gamma", true);
+        Checks.perChannel(beta, channels, "beta", true);
+        Checks.epsilon(eps);
+        Checks.notNull(activation, "activation");
+        Checks.statistics(stats, channels, "stats");
+        Checks.perChannel(saveMean, channels, "saveMean", true);
+        Checks.perChannel(saveInvStd, channels, "saveInvStd", true);
+
+        Workspace ws = Workspace.get(channels, backend);
+        double[] mean = stats != null ? stats.mean : ws.mean;
+        double[] m2 = stats != null ? stats.m2 : ws.m2;
+        long count = backend.statistics(shape, x, xOffset, mean, m2, ws.scratch);
+        if (stats != null) {
+            stats.count = count;
+        }
+        for (int c = 0; c < channels; c++) {
+            double invStd = 1 / Math.sqrt(m2[c] / count + eps);
+            setAffine(ws, c, mean[c], invStd, gamma, beta);
+            if (saveMean != null) {
+                saveMean[c] = (float) mean[c];
+            }
+            if (saveInvStd != null) {
+                saveInvStd[c] = (float) invStd;
+            }
+        }
+        backend.normalize(shape, x, xOffset, y, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
+    }
+
+    // ---------------------------------------------------------------- forward inference
+
+    /**
+     * Forward pass with given statistics (inference, or frozen batch norm):
+     * {@code y = (x - mean[c]) * scale[c] + beta[c]} with {@code scale = gamma / sqrt(var + eps)}
+     * computed once per call and channel; then {@code activation}.
+     *
+     * @param mean per-channel mean (running mean)
+     * @param var per-channel variance (running variance), each {@code var + eps > 0}
+     * @param gamma per-channel scale, or null for 1
+     * @param beta per-channel shift, or null for 0
+     */
+    public void forwardInference(TensorShape shape, float[] x, int xOffset, float[] y, int yOffset,
+                                 float[] mean, float[] var, float[] gamma, float[] beta, float eps,
+                                 Activation activation) {
+        Checks.notNull(shape, "shape");
+        Checks.range(x, xOffset, shape.elementCount(), "x");
+        Checks.range(y, yOffset, shape.elementCount(), "y");
+        Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
+        forwardInferenceChecked(shape, MemorySegment.ofArray(x), xOffset, MemorySegment.ofArray(y), yOffset,
+                mean, var, gamma, beta, eps, activation);
+    }
+
+    /**
+     * As {@link #forwardInference(TensorShape, float[], int, float[], int, float[], float[], float[],
+     * float[], float, Activation)}, on segments starting at byte 0.
+     */
+    public void forwardInference(TensorShape shape, MemorySegment x, MemorySegment y,
+                                 float[] mean, float[] var, float[] gamma, float[] beta, float eps,
+                                 Activation activation) {
+        Checks.notNull(shape, "shape");
+        Checks.segment(x, shape.elementCount(), "x", false);
+        Checks.segment(y, shape.elementCount(), "y", true);
+        Checks.noPartialOverlap(x, y, shape.elementCount());
+        forwardInferenceChecked(shape, x, 0, y, 0, mean, var, gamma, beta, eps, activation);
+    }
+
+    private void forwardInferenceChecked(TensorShape shape, MemorySegment x, long xOffset, MemorySegment y,
+                                         long yOffset, float[] mean, float[] var, float[] gamma, float[] beta,
+                                         float eps, Activation activation) {
+        int channels = shape.channels();
+        Checks.perChannel(mean, channels, "mean", false);
+        Checks.perChannel(var, channels, "var", false);
+        Checks.perChannel(gamma, channels, "gamma", true);
+        Checks.perChannel(beta, channels, "beta", true);
+        Checks.epsilon(eps);
+        Checks.notNull(activation, "activation");
+        for (int c = 0; c < channels; c++) {
+            if (!(var[c] >= 0)) {
+                throw new IllegalArgumentException("var[" + c + "] must be a non-negative variance, got " + var[c]);
+            }
+        }
+        Workspace ws = Workspace.get(channels, backend);
+        for (int c = 0; c < channels; c++) {
+            setAffine(ws, c, mean[c], 1 / Math.sqrt((double) var[c] + eps), gamma, beta);
+        }
+        backend.normalize(shape, x, xOffset, y, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
+    }
+
+    private static void setAffine(Workspace ws, int c, double mean, double invStd, float[] gamma, float[] beta) {
+        ws.center[c] = (float) mean;
+        ws.scale[c] = (float) (gamma == null ? invStd : gamma[c] * invStd);
+        ws.shift[c] = beta == null ? 0f : beta[c];
+    }
+
+    private static float floor(Activation activation) {
+        return activation == Activation.RELU ? 0f : Float.NEGATIVE_INFINITY;
+    }
+
+    @Override
+    public String toString() {
+        return "BatchNorm[" + implementation() + "]";
+    }
+}

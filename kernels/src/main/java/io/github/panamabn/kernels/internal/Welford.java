@@ -1,0 +1,112 @@
+package io.github.panamabn.kernels.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Scalar pieces of the blocked Welford reduction shared by every implementation.
+ *
+ * <p>float32 Welford over a whole long channel stalls: once {@code delta / n} falls under half an
+ * ulp of the running mean, the mean stops moving (sorted data shows it first). So every float
+ * accumulator runs for at most {@link #BLOCK} updates, then its (count, mean, M2) is merged into a
+ * double accumulator with Chan et al.'s formula. The float chain is short, the merge chain is in
+ * double.
+ *
+ * <p>Every update works on {@code x - pivot}, where the pivot is the channel's first element: the
+ * difference is exact or nearly so, and the float chain then carries the data's spread, not its
+ * offset, so a mean of 1e4 with unit variance loses no more than a mean of 0 does.
+ */
+public final class Welford {
+    /** The most updates one float accumulator takes before it is merged into double. */
+    public static final int BLOCK = 64;
+
+    /** {@code RECIPROCAL[k] = 1/k}: a multiply replaces the division in the k-th update. */
+    static final float[] RECIPROCAL = new float[BLOCK + 1];
+
+    /** The element layout of every tensor: float, native byte order, any alignment. */
+    public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    static {
+        for (int k = 1; k <= BLOCK; k++) {
+            RECIPROCAL[k] = 1f / k;
+        }
+    }
+
+    private Welford() {
+    }
+
+    /**
+     * Merges a block (count {@code nb}, mean {@code mb}, M2 {@code qb}) into channel {@code c} of the
+     * double accumulators, which hold {@code na} elements (their content is ignored when {@code na} is 0).
+     */
+    public static void merge(double[] mean, double[] m2, int c, long na, long nb, double mb, double qb) {
+        if (nb == 0) {
+            return;
+        }
+        if (na == 0) {
+            mean[c] = mb;
+            m2[c] = qb;
+            return;
+        }
+        double n = (double) na + nb;
+        double d = mb - mean[c];
+        mean[c] += d * (nb / n);
+        m2[c] += qb + d * d * ((double) na * nb / n);
+    }
+
+    /**
+     * Accumulates {@code len} floats of {@code x} starting at element {@code start}, {@code stride}
+     * elements apart, into channel {@code c}, which holds {@code na} elements so far.
+     *
+     * @param pivot the channel's pivot, subtracted before each update
+     * @return the channel's new element count, {@code na + len}
+     */
+    public static long accumulate(MemorySegment x, long start, long len, long stride, float pivot,
+                                  double[] mean, double[] m2, int c, long na) {
+        long n = na;
+        long at = start;
+        for (long done = 0; done < len; ) {
+            int steps = (int) Math.min(BLOCK, len - done);
+            float m = 0;
+            float q = 0;
+            for (int k = 1; k <= steps; k++, at += stride) {
+                float v = x.getAtIndex(FLOAT, at) - pivot;
+                float d = v - m;
+                m = Math.fma(d, RECIPROCAL[k], m);
+                q = Math.fma(d, v - m, q);
+            }
+            merge(mean, m2, c, n, steps, (double) pivot + m, q);
+            n += steps;
+            done += steps;
+        }
+        return n;
+    }
+
+    /**
+     * Merges {@code lanes} float accumulators of {@code k} updates each, stored as means at
+     * {@code acc[from .. from+lanes)} and M2s right after them, relative to {@code pivot}, into channel
+     * {@code c}; then zeroes them.
+     *
+     * @return the channel's new element count
+     */
+    static long mergeLanes(float[] acc, int from, int lanes, int k, float pivot,
+                           double[] mean, double[] m2, int c, long na) {
+        double sum = 0;
+        for (int i = 0; i < lanes; i++) {
+            sum += acc[from + i];
+        }
+        double mb = sum / lanes;
+        double between = 0;
+        double within = 0;
+        for (int i = 0; i < lanes; i++) {
+            double d = acc[from + i] - mb;
+            between += d * d;
+            within += acc[from + lanes + i];
+            acc[from + i] = 0;
+            acc[from + lanes + i] = 0;
+        }
+        long nb = (long) lanes * k;
+        merge(mean, m2, c, na, nb, pivot + mb, within + k * between);
+        return na + nb;
+    }
+}

@@ -1,0 +1,209 @@
+package io.github.panamabn.verification;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.BatchNorm;
+import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.Implementation;
+import io.github.panamabn.kernels.TensorShape;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Forward training and inference of both implementations against the double oracle. */
+class ForwardPropertyTest {
+    private static final int MAX_ELEMENTS = 40_000;
+    private static final float[] EPSILONS = {1e-5f, 1e-3f, 0.1f};
+
+    /** Affine parameters and options drawn from a case's seed, so a printed case rebuilds them. */
+    private record Options(float[] gamma, float[] beta, float eps, Activation activation) {
+        static Options of(TensorCase tc) {
+            SplittableRandom r = new SplittableRandom(tc.seed() ^ 0x5DEECE66DL);
+            int channels = tc.shape().channels();
+            boolean affine = r.nextInt(4) != 0;
+            float[] gamma = affine ? new float[channels] : null;
+            float[] beta = affine ? new float[channels] : null;
+            for (int c = 0; affine && c < channels; c++) {
+                gamma[c] = (float) r.nextDouble(-2, 2);
+                beta[c] = (float) r.nextDouble(-2, 2);
+            }
+            return new Options(gamma, beta, EPSILONS[r.nextInt(EPSILONS.length)],
+                    r.nextBoolean() ? Activation.RELU : Activation.IDENTITY);
+        }
+
+        double gamma(int c) {
+            return gamma == null ? 1 : gamma[c];
+        }
+
+        double beta(int c) {
+            return beta == null ? 0 : beta[c];
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void trainingForwardMatchesOracle(Implementation impl) {
+        BatchNorm bn = Implementations.kernels(impl);
+        Property.forAll("training-" + impl, 300, TensorCase.generator(MAX_ELEMENTS, DataFamily.values()), tc -> {
+            TensorShape shape = tc.shape();
+            Options opt = Options.of(tc);
+            float[] x = tc.data();
+            float[] y = new float[x.length];
+            float[] saveMean = new float[shape.channels()];
+            float[] saveInvStd = new float[shape.channels()];
+            ChannelStatistics stats = new ChannelStatistics(shape.channels());
+            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
+                    stats, saveMean, saveInvStd);
+            Oracle.Statistics o = Oracle.statistics(shape, x, tc.offset());
+            Tolerance.assertStatistics(o, stats, "training statistics");
+            for (int c = 0; c < shape.channels(); c++) {
+                assertEquals((float) stats.mean(c), saveMean[c], "saveMean[" + c + "]");
+                assertEquals((float) (1 / Math.sqrt(stats.variance(c) + opt.eps)), saveInvStd[c], "saveInvStd[" + c + "]");
+            }
+            assertNormalized(tc, opt, x, y, o.mean(), o.variance(), o, "training");
+        });
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void inferenceForwardMatchesOracle(Implementation impl) {
+        BatchNorm bn = Implementations.kernels(impl);
+        Property.forAll("inference-" + impl, 300, TensorCase.generator(MAX_ELEMENTS, DataFamily.values()), tc -> {
+            TensorShape shape = tc.shape();
+            Options opt = Options.of(tc);
+            SplittableRandom r = new SplittableRandom(tc.seed());
+            float[] mean = new float[shape.channels()];
+            float[] var = new float[shape.channels()];
+            for (int c = 0; c < shape.channels(); c++) {
+                mean[c] = (float) r.nextDouble(-5, 5);
+                var[c] = r.nextInt(8) == 0 ? 0 : (float) Math.pow(10, r.nextDouble(-3, 3));
+            }
+            float[] x = tc.data();
+            float[] y = new float[x.length];
+            bn.forwardInference(shape, x, tc.offset(), y, tc.offset(), mean, var, opt.gamma, opt.beta, opt.eps,
+                    opt.activation);
+            assertNormalized(tc, opt, x, y, Oracle.toDouble(mean), Oracle.toDouble(var), null, "inference");
+        });
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void inferenceWithTheBatchStatisticsEqualsTrainingForward(Implementation impl) {
+        BatchNorm bn = Implementations.kernels(impl);
+        Property.forAll("inference-equals-training-" + impl, 150,
+                TensorCase.generator(MAX_ELEMENTS, DataFamily.GAUSSIAN, DataFamily.SYMMETRIC, DataFamily.CONSTANT,
+                        DataFamily.STEP), tc -> {
+                    TensorShape shape = tc.shape();
+                    Options opt = Options.of(tc);
+                    float[] x = tc.data();
+                    float[] trained = new float[x.length];
+                    float[] inferred = new float[x.length];
+                    float[] mean = new float[shape.channels()];
+                    float[] var = new float[shape.channels()];
+                    ChannelStatistics stats = new ChannelStatistics(shape.channels());
+                    bn.forwardTraining(shape, x, tc.offset(), trained, tc.offset(), opt.gamma, opt.beta, opt.eps,
+                            opt.activation, stats, mean, null);
+                    for (int c = 0; c < var.length; c++) {
+                        var[c] = (float) stats.variance(c);
+                    }
+                    bn.forwardInference(shape, x, tc.offset(), inferred, tc.offset(), mean, var, opt.gamma, opt.beta,
+                            opt.eps, opt.activation);
+                    // Only the variance's rounding to float differs: scale may differ by 2u relative, and
+                    // each side's multiply-add rounds once.
+                    for (int i = tc.offset(); i < x.length; i++) {
+                        int c = channelOf(shape, i - tc.offset());
+                        double allowed = 4 * Tolerance.U * (Math.abs(trained[i]) + Math.abs(trained[i] - opt.beta(c)))
+                                + Float.MIN_VALUE;
+                        assertEquals(trained[i], inferred[i], allowed, "element " + (i - tc.offset()));
+                    }
+                });
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void inPlaceAndSegmentsGiveTheSameBitsAsOutOfPlaceArrays(Implementation impl) {
+        BatchNorm bn = Implementations.kernels(impl);
+        Property.forAll("in-place-" + impl, 80, TensorCase.generator(MAX_ELEMENTS, DataFamily.values()), tc -> {
+            TensorShape shape = tc.shape();
+            Options opt = Options.of(tc);
+            float[] x = tc.data();
+            float[] y = new float[x.length];
+            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
+                    null, null, null);
+            float[] inPlace = x.clone();
+            bn.forwardTraining(shape, inPlace, tc.offset(), inPlace, tc.offset(), opt.gamma, opt.beta, opt.eps,
+                    opt.activation, null, null, null);
+            for (int i = tc.offset(); i < x.length; i++) {
+                assertEquals(Float.floatToIntBits(y[i]), Float.floatToIntBits(inPlace[i]), "in place, element " + i);
+            }
+            int count = (int) shape.elementCount();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment seg = arena.allocate((long) count * Float.BYTES);
+                MemorySegment out = arena.allocate((long) count * Float.BYTES);
+                MemorySegment.copy(x, tc.offset(), seg, ValueLayout.JAVA_FLOAT, 0, count);
+                bn.forwardTraining(shape, seg, out, opt.gamma, opt.beta, opt.eps, opt.activation, null, null, null);
+                float[] viaSegment = out.toArray(ValueLayout.JAVA_FLOAT);
+                float[] expected = java.util.Arrays.copyOfRange(y, tc.offset(), x.length);
+                assertArrayEquals(expected, viaSegment, "native segments");
+            }
+        });
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void constantChannelsComeOutAsExactlyBeta(Implementation impl) {
+        BatchNorm bn = Implementations.kernels(impl);
+        Property.forAll("constant-beta-" + impl, 100, TensorCase.generator(MAX_ELEMENTS, DataFamily.CONSTANT), tc -> {
+            TensorShape shape = tc.shape();
+            Options opt = Options.of(tc);
+            float[] x = tc.data();
+            float[] y = new float[x.length];
+            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps,
+                    Activation.IDENTITY, null, null, null);
+            for (long n = 0; n < shape.batch(); n++) {
+                for (int c = 0; c < shape.channels(); c++) {
+                    for (long s = 0; s < shape.spatialSize(); s++) {
+                        assertEquals((float) opt.beta(c), y[tc.offset() + (int) shape.index(n, c, s)]);
+                    }
+                }
+            }
+        });
+    }
+
+    private static int channelOf(TensorShape shape, long index) {
+        return (int) (shape.isChannelInnermost()
+                ? index % shape.channels()
+                : index / shape.spatialSize() % shape.channels());
+    }
+
+    /** Every element of {@code y} within {@link Tolerance#normalized} of the oracle's output. */
+    private static void assertNormalized(TensorCase tc, Options opt, float[] x, float[] y, double[] mean,
+                                         double[] var, Oracle.Statistics statsUsed, String what) {
+        TensorShape shape = tc.shape();
+        double[] expected = Oracle.normalize(shape, x, tc.offset(), mean, var, opt.gamma, opt.beta, opt.eps, false);
+        for (long n = 0; n < shape.batch(); n++) {
+            for (int c = 0; c < shape.channels(); c++) {
+                double scale = opt.gamma(c) / Math.sqrt(var[c] + opt.eps);
+                double meanTol = statsUsed == null ? 0 : Tolerance.mean(statsUsed, c);
+                double varTol = statsUsed == null ? 0 : Tolerance.variance(statsUsed, c);
+                for (long s = 0; s < shape.spatialSize(); s++) {
+                    int i = (int) shape.index(n, c, s);
+                    double e = expected[i];
+                    double allowed = Tolerance.normalized(x[tc.offset() + i], e, mean[c], scale, opt.beta(c),
+                            meanTol, varTol, var[c] + opt.eps);
+                    double want = opt.activation == Activation.RELU ? Math.max(0, e) : e;
+                    float got = y[tc.offset() + i];
+                    if (!(Math.abs(got - want) <= allowed)) {
+                        throw new AssertionError(String.format("%s: element (n=%d, c=%d, s=%d) is %.9g, oracle %.9g, "
+                                + "error %.3g, allowed %.3g", what, n, c, s, got, want, Math.abs(got - want), allowed));
+                    }
+                }
+            }
+        }
+    }
+}
