@@ -72,21 +72,22 @@ public final class BatchNorm {
     public void statistics(TensorShape shape, float[] x, int xOffset, ChannelStatistics out) {
         Checks.notNull(shape, "shape");
         Checks.range(x, xOffset, shape.elementCount(), "x");
-        statisticsChecked(shape, MemorySegment.ofArray(x), xOffset, out);
+        statisticsChecked(shape, x, null, xOffset, out);
     }
 
     /** As {@link #statistics(TensorShape, float[], int, ChannelStatistics)}, reading {@code x} from byte 0. */
     public void statistics(TensorShape shape, MemorySegment x, ChannelStatistics out) {
         Checks.notNull(shape, "shape");
         Checks.segment(x, shape.elementCount(), "x", false);
-        statisticsChecked(shape, x, 0, out);
+        statisticsChecked(shape, null, x, 0, out);
     }
 
-    private void statisticsChecked(TensorShape shape, MemorySegment x, long xOffset, ChannelStatistics out) {
+    private void statisticsChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
+                                   ChannelStatistics out) {
         Checks.notNull(out, "out");
         Checks.statistics(out, shape.channels(), "out");
         Workspace ws = Workspace.get(shape.channels(), backend);
-        out.count = backend.statistics(shape, x, xOffset, out.mean, out.m2, ws.scratch);
+        out.count = backend.statistics(shape, xa, xs, xOffset, out.mean, out.m2, ws.scratch);
     }
 
     // ---------------------------------------------------------------- forward training
@@ -109,7 +110,7 @@ public final class BatchNorm {
         Checks.range(x, xOffset, shape.elementCount(), "x");
         Checks.range(y, yOffset, shape.elementCount(), "y");
         Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
-        forwardTrainingChecked(shape, MemorySegment.ofArray(x), xOffset, MemorySegment.ofArray(y), yOffset,
+        forwardTrainingChecked(shape, x, null, xOffset, y, null, yOffset,
                 gamma, beta, eps, activation, stats, saveMean, saveInvStd);
     }
 
@@ -124,11 +125,11 @@ public final class BatchNorm {
         Checks.segment(x, shape.elementCount(), "x", false);
         Checks.segment(y, shape.elementCount(), "y", true);
         Checks.noPartialOverlap(x, y, shape.elementCount());
-        forwardTrainingChecked(shape, x, 0, y, 0, gamma, beta, eps, activation, stats, saveMean, saveInvStd);
+        forwardTrainingChecked(shape, null, x, 0, null, y, 0, gamma, beta, eps, activation, stats, saveMean, saveInvStd);
     }
 
-    private void forwardTrainingChecked(TensorShape shape, MemorySegment x, long xOffset, MemorySegment y,
-                                        long yOffset, float[] gamma, float[] beta, float eps,
+    private void forwardTrainingChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
+                                        float[] ya, MemorySegment ys, long yOffset, float[] gamma, float[] beta, float eps,
                                         Activation activation, ChannelStatistics stats,
                                         float[] saveMean, float[] saveInvStd) {
         int channels = shape.channels();
@@ -143,7 +144,7 @@ public final class BatchNorm {
         Workspace ws = Workspace.get(channels, backend);
         double[] mean = stats != null ? stats.mean : ws.mean;
         double[] m2 = stats != null ? stats.m2 : ws.m2;
-        long count = backend.statistics(shape, x, xOffset, mean, m2, ws.scratch);
+        long count = backend.statistics(shape, xa, xs, xOffset, mean, m2, ws.scratch);
         if (stats != null) {
             stats.count = count;
         }
@@ -157,7 +158,7 @@ public final class BatchNorm {
                 saveInvStd[c] = (float) invStd;
             }
         }
-        backend.normalize(shape, x, xOffset, y, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
+        backend.normalize(shape, xa, xs, xOffset, ya, ys, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
     }
 
     // ---------------------------------------------------------------- forward inference
@@ -179,7 +180,7 @@ public final class BatchNorm {
         Checks.range(x, xOffset, shape.elementCount(), "x");
         Checks.range(y, yOffset, shape.elementCount(), "y");
         Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
-        forwardInferenceChecked(shape, MemorySegment.ofArray(x), xOffset, MemorySegment.ofArray(y), yOffset,
+        forwardInferenceChecked(shape, x, null, xOffset, y, null, yOffset,
                 mean, var, gamma, beta, eps, activation);
     }
 
@@ -194,11 +195,11 @@ public final class BatchNorm {
         Checks.segment(x, shape.elementCount(), "x", false);
         Checks.segment(y, shape.elementCount(), "y", true);
         Checks.noPartialOverlap(x, y, shape.elementCount());
-        forwardInferenceChecked(shape, x, 0, y, 0, mean, var, gamma, beta, eps, activation);
+        forwardInferenceChecked(shape, null, x, 0, null, y, 0, mean, var, gamma, beta, eps, activation);
     }
 
-    private void forwardInferenceChecked(TensorShape shape, MemorySegment x, long xOffset, MemorySegment y,
-                                         long yOffset, float[] mean, float[] var, float[] gamma, float[] beta,
+    private void forwardInferenceChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
+                                         float[] ya, MemorySegment ys, long yOffset, float[] mean, float[] var, float[] gamma, float[] beta,
                                          float eps, Activation activation) {
         int channels = shape.channels();
         Checks.perChannel(mean, channels, "mean", false);
@@ -216,7 +217,7 @@ public final class BatchNorm {
         for (int c = 0; c < channels; c++) {
             setAffine(ws, c, mean[c], 1 / Math.sqrt((double) var[c] + eps), gamma, beta);
         }
-        backend.normalize(shape, x, xOffset, y, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
+        backend.normalize(shape, xa, xs, xOffset, ya, ys, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
     }
 
     private static void setAffine(Workspace ws, int c, double mean, double invStd, float[] gamma, float[] beta) {

@@ -46,6 +46,34 @@ class LargeChannelTest {
         return x;
     }
 
+    /**
+     * The large tier of the property suite: channels of at least 1e5 values in every layout, for the
+     * families whose bugs only show at size (sorted ramps, steps, offsets, outliers).
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(Implementation.class)
+    void largeChannelsOfEveryHardFamily(Implementation impl) {
+        BatchNorm bn = BatchNorm.of(impl);
+        Gen<TensorCase> gen = new Gen<>() {
+            @Override
+            public TensorCase next(SplittableRandom r) {
+                DataFamily[] families = {DataFamily.SORTED, DataFamily.STEP, DataFamily.OFFSET, DataFamily.OUTLIER};
+                TensorShape[] shapes = {
+                    TensorShape.nchw(4, 3, 181, 179), TensorShape.nhwc(4, 181, 179, 3),
+                    TensorShape.nc(100_003, 2), TensorShape.ncl(2, 5, 65_537), TensorShape.nhwc(1, 317, 331, 9),
+                };
+                return new TensorCase(shapes[r.nextInt(shapes.length)], families[r.nextInt(families.length)],
+                        r.nextLong(), r.nextInt(4));
+            }
+        };
+        Property.forAll("large-" + impl, 12, gen, tc -> {
+            float[] x = tc.data();
+            ChannelStatistics s = new ChannelStatistics(tc.shape().channels());
+            bn.statistics(tc.shape(), x, tc.offset(), s);
+            Tolerance.assertStatistics(Oracle.statistics(tc.shape(), x, tc.offset()), s, impl.name());
+        });
+    }
+
     @ParameterizedTest(name = "{0} sorted={1} {2}")
     @MethodSource("cases")
     void millionValueChannelWithLargeOffset(Implementation impl, boolean sorted, TensorShape shape) {

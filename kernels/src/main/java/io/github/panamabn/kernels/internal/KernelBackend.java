@@ -6,7 +6,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The operations every kernel implementation provides. Arguments are validated by the public
- * facade before they reach a backend; a backend trusts them. Offsets are in elements.
+ * facade before they reach a backend; a backend trusts them. A tensor is passed as an array and a
+ * segment of which exactly one is non-null (see {@link Memory}), plus an offset in elements.
  */
 public interface KernelBackend {
     /** Which implementation this is. */
@@ -16,19 +17,20 @@ public interface KernelBackend {
     int scratchFloats();
 
     /**
-     * Per-channel mean and M2 of {@code x} into {@code mean[0..C)} and {@code m2[0..C)}
-     * (overwritten, previous content ignored).
+     * Per-channel mean and M2 of x into {@code mean[0..C)} and {@code m2[0..C)} (overwritten,
+     * previous content ignored).
      *
      * @return the element count per channel
      */
-    long statistics(TensorShape shape, MemorySegment x, long xOffset, double[] mean, double[] m2, float[] scratch);
+    long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean, double[] m2,
+                    float[] scratch);
 
     /**
      * {@code y = max((x - center[c]) * scale[c] + shift[c], floor)} elementwise, with one rounding for
      * the multiply-add; {@code floor} is 0 for a fused ReLU and negative infinity otherwise. Centering
-     * first makes a constant channel come out as exactly {@code shift}. {@code y} may be {@code x} at
-     * the same offset.
+     * first makes a constant channel come out as exactly {@code shift}. y may be x at the same offset.
      */
-    void normalize(TensorShape shape, MemorySegment x, long xOffset, MemorySegment y, long yOffset,
+    void normalize(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
+                   float[] ya, MemorySegment ys, long yOffset,
                    float[] center, float[] scale, float[] shift, float floor);
 }

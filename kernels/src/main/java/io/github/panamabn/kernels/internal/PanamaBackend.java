@@ -7,8 +7,8 @@ import io.github.panamabn.kernels.Implementation;
 import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -26,7 +26,7 @@ public final class PanamaBackend implements KernelBackend {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /** Rows of a channels-last tensor reduced together: four accumulators of BLOCK rows each. */
     private static final int ROW_BLOCK = 4 * BLOCK;
-    // Scratch layout: four accumulators' means [0, 4L) and M2s [4L, 8L); one more accumulator [8L, 10L).
+    // Scratch: four accumulators' means [0, 4L) and M2s [4L, 8L); one more accumulator [8L, 10L).
     private static final int SINGLE = 8 * LANES;
     private static final int SCRATCH = 10 * LANES;
 
@@ -45,35 +45,53 @@ public final class PanamaBackend implements KernelBackend {
         return SCRATCH;
     }
 
-    @Override
-    public long statistics(TensorShape shape, MemorySegment x, long xOffset, double[] mean, double[] m2,
-                           float[] scratch) {
-        if (shape.isChannelInnermost()) {
-            statisticsChannelsLast(shape, x, xOffset, mean, m2, scratch);
+    private static FloatVector load(float[] a, MemorySegment s, long i) {
+        return a != null
+                ? FloatVector.fromArray(SPECIES, a, (int) i)
+                : FloatVector.fromMemorySegment(SPECIES, s, i * Float.BYTES, ORDER);
+    }
+
+    private static void store(FloatVector v, float[] a, MemorySegment s, long i) {
+        if (a != null) {
+            v.intoArray(a, (int) i);
         } else {
-            statisticsChannelsFirst(shape, x, xOffset, mean, m2, scratch);
+            v.intoMemorySegment(s, i * Float.BYTES, ORDER);
+        }
+    }
+
+    @Override
+    public long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean, double[] m2,
+                           float[] scratch) {
+        Arrays.fill(scratch, 0, SCRATCH, 0f);
+        if (shape.isChannelInnermost()) {
+            statisticsChannelsLast(shape, xa, xs, xOffset, mean, m2, scratch);
+        } else {
+            statisticsChannelsFirst(shape, xa, xs, xOffset, mean, m2, scratch);
         }
         return shape.perChannelCount();
     }
 
-    private static void statisticsChannelsFirst(TensorShape shape, MemorySegment x, long xOffset,
+    /**
+     * Channels-first: each channel is N contiguous runs. Groups of four vectors go to the four
+     * accumulators, a run's remaining whole vectors to one more, its last floats to the scalar helper.
+     */
+    private static void statisticsChannelsFirst(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
                                                 double[] mean, double[] m2, float[] acc) {
         int channels = shape.channels();
         long spatial = shape.spatialSize();
         long groups = spatial / (4L * LANES);
         long singles = spatial % (4L * LANES) / LANES;
         long tail = groups * 4L * LANES + singles * LANES;
-        java.util.Arrays.fill(acc, 0, SCRATCH, 0f);
         for (int c = 0; c < channels; c++) {
             long count = 0;
-            float pivot = x.getAtIndex(Welford.FLOAT, xOffset + c * spatial);
+            float pivot = Memory.get(xa, xs, xOffset + c * spatial);
             int kBank = 0;
             int kSingle = 0;
             for (long n = 0; n < shape.batch(); n++) {
                 long base = xOffset + (n * channels + c) * spatial;
                 for (long g = 0; g < groups; ) {
                     int steps = (int) Math.min(BLOCK - kBank, groups - g);
-                    bankSteps(x, base + g * 4L * LANES, steps, kBank, pivot, acc);
+                    bankSteps(xa, xs, base + g * 4L * LANES, steps, kBank, pivot, acc);
                     kBank += steps;
                     g += steps;
                     if (kBank == BLOCK) {
@@ -81,15 +99,16 @@ public final class PanamaBackend implements KernelBackend {
                         kBank = 0;
                     }
                 }
+                // vector tail
                 for (long v = 0; v < singles; v++) {
-                    singleStep(x, base + groups * 4L * LANES + v * LANES, ++kSingle, pivot, acc);
+                    singleStep(xa, xs, base + groups * 4L * LANES + v * LANES, ++kSingle, pivot, acc);
                     if (kSingle == BLOCK) {
                         count = Welford.mergeLanes(acc, SINGLE, LANES, kSingle, pivot, mean, m2, c, count);
                         kSingle = 0;
                     }
                 }
                 // scalar tail
-                count = Welford.accumulate(x, base + tail, spatial - tail, 1, pivot, mean, m2, c, count);
+                count = Welford.accumulate(xa, xs, base + tail, spatial - tail, 1, pivot, mean, m2, c, count);
             }
             if (kBank > 0) {
                 count = Welford.mergeLanes(acc, 0, 4 * LANES, kBank, pivot, mean, m2, c, count);
@@ -100,8 +119,8 @@ public final class PanamaBackend implements KernelBackend {
         }
     }
 
-    /** {@code steps} Welford updates of four accumulators over {@code 4 * LANES * steps} contiguous floats. */
-    private static void bankSteps(MemorySegment x, long at, int steps, int k, float pivot, float[] acc) {
+    /** {@code steps} Welford updates of the four accumulators over {@code 4 * LANES * steps} contiguous floats. */
+    private static void bankSteps(float[] xa, MemorySegment xs, long at, int steps, int k, float pivot, float[] acc) {
         FloatVector p = FloatVector.broadcast(SPECIES, pivot);
         FloatVector m0 = FloatVector.fromArray(SPECIES, acc, 0);
         FloatVector m1 = FloatVector.fromArray(SPECIES, acc, LANES);
@@ -111,13 +130,13 @@ public final class PanamaBackend implements KernelBackend {
         FloatVector q1 = FloatVector.fromArray(SPECIES, acc, 5 * LANES);
         FloatVector q2 = FloatVector.fromArray(SPECIES, acc, 6 * LANES);
         FloatVector q3 = FloatVector.fromArray(SPECIES, acc, 7 * LANES);
-        long offset = at * Float.BYTES;
-        for (int t = 1; t <= steps; t++, offset += 4L * LANES * Float.BYTES) {
+        long i = at;
+        for (int t = 1; t <= steps; t++, i += 4L * LANES) {
             FloatVector r = FloatVector.broadcast(SPECIES, RECIPROCAL[k + t]);
-            FloatVector x0 = FloatVector.fromMemorySegment(SPECIES, x, offset, ORDER).sub(p);
-            FloatVector x1 = FloatVector.fromMemorySegment(SPECIES, x, offset + LANES * Float.BYTES, ORDER).sub(p);
-            FloatVector x2 = FloatVector.fromMemorySegment(SPECIES, x, offset + 2L * LANES * Float.BYTES, ORDER).sub(p);
-            FloatVector x3 = FloatVector.fromMemorySegment(SPECIES, x, offset + 3L * LANES * Float.BYTES, ORDER).sub(p);
+            FloatVector x0 = load(xa, xs, i).sub(p);
+            FloatVector x1 = load(xa, xs, i + LANES).sub(p);
+            FloatVector x2 = load(xa, xs, i + 2L * LANES).sub(p);
+            FloatVector x3 = load(xa, xs, i + 3L * LANES).sub(p);
             FloatVector d0 = x0.sub(m0);
             FloatVector d1 = x1.sub(m1);
             FloatVector d2 = x2.sub(m2);
@@ -142,10 +161,10 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     /** The {@code k}-th Welford update of the single accumulator with {@code LANES} contiguous floats. */
-    private static void singleStep(MemorySegment x, long at, int k, float pivot, float[] acc) {
+    private static void singleStep(float[] xa, MemorySegment xs, long at, int k, float pivot, float[] acc) {
         FloatVector m = FloatVector.fromArray(SPECIES, acc, SINGLE);
         FloatVector q = FloatVector.fromArray(SPECIES, acc, SINGLE + LANES);
-        FloatVector v = FloatVector.fromMemorySegment(SPECIES, x, at * Float.BYTES, ORDER).sub(pivot);
+        FloatVector v = load(xa, xs, at).sub(pivot);
         FloatVector d = v.sub(m);
         m = d.fma(FloatVector.broadcast(SPECIES, RECIPROCAL[k]), m);
         q = d.fma(v.sub(m), q);
@@ -156,47 +175,50 @@ public final class PanamaBackend implements KernelBackend {
     /**
      * Channels-last: lanes are channels. Rows are taken in blocks of {@link #ROW_BLOCK} (still in
      * cache when the next channel block reads them), four rows at a time into four accumulators.
+     * The last {@code C % LANES} channels and the last {@code rows % 4} rows go to the scalar helper.
      */
-    private static void statisticsChannelsLast(TensorShape shape, MemorySegment x, long xOffset,
+    private static void statisticsChannelsLast(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
                                                double[] mean, double[] m2, float[] acc) {
         int channels = shape.channels();
+        int vectorChannels = channels - channels % LANES;
         long rows = shape.perChannelCount();
         long vectorRows = rows - rows % 4;
         long count = 0;
         for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
             int k = (int) (Math.min(ROW_BLOCK, vectorRows - row) / 4);
-            for (int j = 0; j < channels; j += LANES) {
-                int valid = Math.min(LANES, channels - j);
-                rowSteps(x, xOffset + j, xOffset + row * channels + j, k, channels, valid, acc);
+            long first = xOffset + row * channels;
+            for (int j = 0; j < vectorChannels; j += LANES) {
+                rowSteps(xa, xs, xOffset + j, first + j, k, channels, acc);
                 for (int a = 0; a < 4; a++) {
-                    for (int lane = 0; lane < valid; lane++) {
-                        double pivot = x.getAtIndex(Welford.FLOAT, xOffset + j + lane);
+                    for (int lane = 0; lane < LANES; lane++) {
+                        double pivot = Memory.get(xa, xs, xOffset + j + lane);
                         Welford.merge(mean, m2, j + lane, count + (long) a * k, k,
                                 pivot + acc[a * LANES + lane], acc[(4 + a) * LANES + lane]);
                     }
                 }
             }
+            // scalar tail: the last channels
+            for (int c = vectorChannels; c < channels; c++) {
+                Welford.accumulate(xa, xs, first + c, 4L * k, channels, Memory.get(xa, xs, xOffset + c),
+                        mean, m2, c, count);
+            }
             count += 4L * k;
         }
         // scalar tail: the last rows % 4 rows
         for (int c = 0; c < channels; c++) {
-            Welford.accumulate(x, xOffset + vectorRows * channels + c, rows - vectorRows, channels,
-                    x.getAtIndex(Welford.FLOAT, xOffset + c), mean, m2, c, count);
+            Welford.accumulate(xa, xs, xOffset + vectorRows * channels + c, rows - vectorRows, channels,
+                    Memory.get(xa, xs, xOffset + c), mean, m2, c, count);
         }
     }
 
     /**
      * {@code k} Welford updates of four accumulators, each over every fourth of {@code 4k} rows, for the
-     * channel block starting at element {@code at}, relative to the block's first row at {@code pivotAt};
-     * {@code valid < LANES} masks the last channel block. Leaves the means at {@code acc[0, 4L)} and
-     * M2s at {@code acc[4L, 8L)}.
+     * channel block starting at element {@code at}, relative to the first row's values at {@code pivotAt}.
+     * Leaves the means at {@code acc[0, 4L)} and the M2s at {@code acc[4L, 8L)}.
      */
-    private static void rowSteps(MemorySegment x, long pivotAt, long at, int k, int channels, int valid,
+    private static void rowSteps(float[] xa, MemorySegment xs, long pivotAt, long at, int k, int channels,
                                  float[] acc) {
-        VectorMask<Float> mask = SPECIES.indexInRange(0, valid);
-        boolean full = valid == LANES;
-        FloatVector p = load(x, pivotAt * Float.BYTES, full, mask);
-        long rowBytes = (long) channels * Float.BYTES;
+        FloatVector p = load(xa, xs, pivotAt);
         FloatVector m0 = FloatVector.zero(SPECIES);
         FloatVector m1 = m0;
         FloatVector m2 = m0;
@@ -205,13 +227,13 @@ public final class PanamaBackend implements KernelBackend {
         FloatVector q1 = m0;
         FloatVector q2 = m0;
         FloatVector q3 = m0;
-        long offset = at * Float.BYTES;
-        for (int t = 1; t <= k; t++, offset += 4 * rowBytes) {
+        long i = at;
+        for (int t = 1; t <= k; t++, i += 4L * channels) {
             FloatVector r = FloatVector.broadcast(SPECIES, RECIPROCAL[t]);
-            FloatVector x0 = load(x, offset, full, mask).sub(p);
-            FloatVector x1 = load(x, offset + rowBytes, full, mask).sub(p);
-            FloatVector x2 = load(x, offset + 2 * rowBytes, full, mask).sub(p);
-            FloatVector x3 = load(x, offset + 3 * rowBytes, full, mask).sub(p);
+            FloatVector x0 = load(xa, xs, i).sub(p);
+            FloatVector x1 = load(xa, xs, i + channels).sub(p);
+            FloatVector x2 = load(xa, xs, i + 2L * channels).sub(p);
+            FloatVector x3 = load(xa, xs, i + 3L * channels).sub(p);
             FloatVector d0 = x0.sub(m0);
             FloatVector d1 = x1.sub(m1);
             FloatVector d2 = x2.sub(m2);
@@ -235,14 +257,9 @@ public final class PanamaBackend implements KernelBackend {
         q3.intoArray(acc, 7 * LANES);
     }
 
-    private static FloatVector load(MemorySegment x, long byteOffset, boolean full, VectorMask<Float> mask) {
-        return full
-                ? FloatVector.fromMemorySegment(SPECIES, x, byteOffset, ORDER)
-                : FloatVector.fromMemorySegment(SPECIES, x, byteOffset, ORDER, mask);
-    }
-
     @Override
-    public void normalize(TensorShape shape, MemorySegment x, long xOffset, MemorySegment y, long yOffset,
+    public void normalize(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
+                          float[] ya, MemorySegment ys, long yOffset,
                           float[] center, float[] scale, float[] shift, float floor) {
         int channels = shape.channels();
         if (shape.isChannelInnermost()) {
@@ -251,9 +268,10 @@ public final class PanamaBackend implements KernelBackend {
             for (long row = 0; row < rows; row++) {
                 long xRow = xOffset + row * channels;
                 long yRow = yOffset + row * channels;
-                normalizeRow(x, xRow, y, yRow, vectorChannels, center, scale, shift, floor);
+                normalizeRow(xa, xs, xRow, ya, ys, yRow, vectorChannels, center, scale, shift, floor);
                 // scalar tail
-                ScalarBackend.normalizeRange(x, xRow, y, yRow, vectorChannels, channels, center, scale, shift, floor);
+                ScalarBackend.normalizeRange(xa, xs, xRow, ya, ys, yRow, vectorChannels, channels,
+                        center, scale, shift, floor);
             }
             return;
         }
@@ -261,50 +279,42 @@ public final class PanamaBackend implements KernelBackend {
         for (long n = 0; n < shape.batch(); n++) {
             for (int c = 0; c < channels; c++) {
                 long at = (n * channels + c) * spatial;
-                normalizeRun(x, xOffset + at, y, yOffset + at, spatial, center[c], scale[c], shift[c], floor);
+                normalizeRun(xa, xs, xOffset + at, ya, ys, yOffset + at, spatial, center[c], scale[c], shift[c], floor);
             }
         }
     }
 
-    private static void normalizeRow(MemorySegment x, long xRow, MemorySegment y, long yRow, int vectorChannels,
-                                     float[] center, float[] scale, float[] shift, float floor) {
-        long xb = xRow * Float.BYTES;
-        long yb = yRow * Float.BYTES;
+    private static void normalizeRow(float[] xa, MemorySegment xs, long xRow, float[] ya, MemorySegment ys, long yRow,
+                                     int vectorChannels, float[] center, float[] scale, float[] shift, float floor) {
         for (int j = 0; j < vectorChannels; j += LANES) {
             FloatVector m = FloatVector.fromArray(SPECIES, center, j);
             FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
             FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
-            FloatVector v = FloatVector.fromMemorySegment(SPECIES, x, xb + (long) j * Float.BYTES, ORDER);
-            v.sub(m).fma(s, b).max(floor).intoMemorySegment(y, yb + (long) j * Float.BYTES, ORDER);
+            store(load(xa, xs, xRow + j).sub(m).fma(s, b).max(floor), ya, ys, yRow + j);
         }
     }
 
-    private static void normalizeRun(MemorySegment x, long xAt, MemorySegment y, long yAt, long len,
-                                     float center, float scale, float shift, float floor) {
+    private static void normalizeRun(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                     long len, float center, float scale, float shift, float floor) {
         FloatVector m = FloatVector.broadcast(SPECIES, center);
         FloatVector s = FloatVector.broadcast(SPECIES, scale);
         FloatVector b = FloatVector.broadcast(SPECIES, shift);
-        long xb = xAt * Float.BYTES;
-        long yb = yAt * Float.BYTES;
         long i = 0;
         for (; i + 4L * LANES <= len; i += 4L * LANES) {
-            long o = i * Float.BYTES;
-            FloatVector v0 = FloatVector.fromMemorySegment(SPECIES, x, xb + o, ORDER);
-            FloatVector v1 = FloatVector.fromMemorySegment(SPECIES, x, xb + o + LANES * Float.BYTES, ORDER);
-            FloatVector v2 = FloatVector.fromMemorySegment(SPECIES, x, xb + o + 2L * LANES * Float.BYTES, ORDER);
-            FloatVector v3 = FloatVector.fromMemorySegment(SPECIES, x, xb + o + 3L * LANES * Float.BYTES, ORDER);
-            v0.sub(m).fma(s, b).max(floor).intoMemorySegment(y, yb + o, ORDER);
-            v1.sub(m).fma(s, b).max(floor).intoMemorySegment(y, yb + o + LANES * Float.BYTES, ORDER);
-            v2.sub(m).fma(s, b).max(floor).intoMemorySegment(y, yb + o + 2L * LANES * Float.BYTES, ORDER);
-            v3.sub(m).fma(s, b).max(floor).intoMemorySegment(y, yb + o + 3L * LANES * Float.BYTES, ORDER);
+            FloatVector v0 = load(xa, xs, xAt + i);
+            FloatVector v1 = load(xa, xs, xAt + i + LANES);
+            FloatVector v2 = load(xa, xs, xAt + i + 2L * LANES);
+            FloatVector v3 = load(xa, xs, xAt + i + 3L * LANES);
+            store(v0.sub(m).fma(s, b).max(floor), ya, ys, yAt + i);
+            store(v1.sub(m).fma(s, b).max(floor), ya, ys, yAt + i + LANES);
+            store(v2.sub(m).fma(s, b).max(floor), ya, ys, yAt + i + 2L * LANES);
+            store(v3.sub(m).fma(s, b).max(floor), ya, ys, yAt + i + 3L * LANES);
         }
         // vector tail
         for (; i + LANES <= len; i += LANES) {
-            long o = i * Float.BYTES;
-            FloatVector.fromMemorySegment(SPECIES, x, xb + o, ORDER).sub(m).fma(s, b).max(floor)
-                    .intoMemorySegment(y, yb + o, ORDER);
+            store(load(xa, xs, xAt + i).sub(m).fma(s, b).max(floor), ya, ys, yAt + i);
         }
         // scalar tail
-        ScalarBackend.normalizeRun(x, xAt + i, y, yAt + i, len - i, center, scale, shift, floor);
+        ScalarBackend.normalizeRun(xa, xs, xAt + i, ya, ys, yAt + i, len - i, center, scale, shift, floor);
     }
 }

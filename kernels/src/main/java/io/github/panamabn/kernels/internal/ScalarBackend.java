@@ -1,7 +1,5 @@
 package io.github.panamabn.kernels.internal;
 
-import static io.github.panamabn.kernels.internal.Welford.FLOAT;
-
 import io.github.panamabn.kernels.Implementation;
 import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
@@ -22,7 +20,7 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
-    public long statistics(TensorShape shape, MemorySegment x, long xOffset, double[] mean, double[] m2,
+    public long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean, double[] m2,
                            float[] scratch) {
         int channels = shape.channels();
         if (shape.isChannelInnermost()) {
@@ -31,8 +29,8 @@ public final class ScalarBackend implements KernelBackend {
             for (long row = 0; row < rows; row += ROW_BLOCK) {
                 long n = Math.min(ROW_BLOCK, rows - row);
                 for (int c = 0; c < channels; c++) {
-                    float pivot = x.getAtIndex(FLOAT, xOffset + c);
-                    Welford.accumulate(x, xOffset + row * channels + c, n, channels, pivot, mean, m2, c, count);
+                    float pivot = Memory.get(xa, xs, xOffset + c);
+                    Welford.accumulate(xa, xs, xOffset + row * channels + c, n, channels, pivot, mean, m2, c, count);
                 }
                 count += n;
             }
@@ -41,9 +39,9 @@ public final class ScalarBackend implements KernelBackend {
         long spatial = shape.spatialSize();
         for (int c = 0; c < channels; c++) {
             long count = 0;
-            float pivot = x.getAtIndex(FLOAT, xOffset + c * spatial);
+            float pivot = Memory.get(xa, xs, xOffset + c * spatial);
             for (long n = 0; n < shape.batch(); n++) {
-                count = Welford.accumulate(x, xOffset + (n * channels + c) * spatial, spatial, 1, pivot,
+                count = Welford.accumulate(xa, xs, xOffset + (n * channels + c) * spatial, spatial, 1, pivot,
                         mean, m2, c, count);
             }
         }
@@ -51,13 +49,14 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
-    public void normalize(TensorShape shape, MemorySegment x, long xOffset, MemorySegment y, long yOffset,
+    public void normalize(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
+                          float[] ya, MemorySegment ys, long yOffset,
                           float[] center, float[] scale, float[] shift, float floor) {
         int channels = shape.channels();
         if (shape.isChannelInnermost()) {
             long rows = shape.perChannelCount();
             for (long row = 0; row < rows; row++) {
-                normalizeRange(x, xOffset + row * channels, y, yOffset + row * channels, 0, channels,
+                normalizeRange(xa, xs, xOffset + row * channels, ya, ys, yOffset + row * channels, 0, channels,
                         center, scale, shift, floor);
             }
             return;
@@ -66,26 +65,26 @@ public final class ScalarBackend implements KernelBackend {
         for (long n = 0; n < shape.batch(); n++) {
             for (int c = 0; c < channels; c++) {
                 long at = (n * channels + c) * spatial;
-                normalizeRun(x, xOffset + at, y, yOffset + at, spatial, center[c], scale[c], shift[c], floor);
+                normalizeRun(xa, xs, xOffset + at, ya, ys, yOffset + at, spatial, center[c], scale[c], shift[c], floor);
             }
         }
     }
 
     /** Normalizes {@code len} contiguous elements of one channel. */
-    static void normalizeRun(MemorySegment x, long xAt, MemorySegment y, long yAt, long len,
+    static void normalizeRun(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt, long len,
                              float center, float scale, float shift, float floor) {
         for (long i = 0; i < len; i++) {
-            float v = Math.fma(x.getAtIndex(FLOAT, xAt + i) - center, scale, shift);
-            y.setAtIndex(FLOAT, yAt + i, Math.max(v, floor));
+            float v = Math.fma(Memory.get(xa, xs, xAt + i) - center, scale, shift);
+            Memory.set(ya, ys, yAt + i, Math.max(v, floor));
         }
     }
 
     /** Normalizes channels {@code [from, to)} of one channels-last row. */
-    static void normalizeRange(MemorySegment x, long xRow, MemorySegment y, long yRow, int from, int to,
-                               float[] center, float[] scale, float[] shift, float floor) {
+    static void normalizeRange(float[] xa, MemorySegment xs, long xRow, float[] ya, MemorySegment ys, long yRow,
+                               int from, int to, float[] center, float[] scale, float[] shift, float floor) {
         for (int c = from; c < to; c++) {
-            float v = Math.fma(x.getAtIndex(FLOAT, xRow + c) - center[c], scale[c], shift[c]);
-            y.setAtIndex(FLOAT, yRow + c, Math.max(v, floor));
+            float v = Math.fma(Memory.get(xa, xs, xRow + c) - center[c], scale[c], shift[c]);
+            Memory.set(ya, ys, yRow + c, Math.max(v, floor));
         }
     }
 }

@@ -1,7 +1,6 @@
 package io.github.panamabn.kernels.internal;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Scalar pieces of the blocked Welford reduction shared by every implementation.
@@ -22,9 +21,6 @@ public final class Welford {
 
     /** {@code RECIPROCAL[k] = 1/k}: a multiply replaces the division in the k-th update. */
     static final float[] RECIPROCAL = new float[BLOCK + 1];
-
-    /** The element layout of every tensor: float, native byte order, any alignment. */
-    public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     static {
         for (int k = 1; k <= BLOCK; k++) {
@@ -55,13 +51,13 @@ public final class Welford {
     }
 
     /**
-     * Accumulates {@code len} floats of {@code x} starting at element {@code start}, {@code stride}
+     * Accumulates {@code len} floats of x ({@link Memory}) starting at element {@code start}, {@code stride}
      * elements apart, into channel {@code c}, which holds {@code na} elements so far.
      *
      * @param pivot the channel's pivot, subtracted before each update
      * @return the channel's new element count, {@code na + len}
      */
-    public static long accumulate(MemorySegment x, long start, long len, long stride, float pivot,
+    public static long accumulate(float[] xa, MemorySegment xs, long start, long len, long stride, float pivot,
                                   double[] mean, double[] m2, int c, long na) {
         long n = na;
         long at = start;
@@ -70,7 +66,7 @@ public final class Welford {
             float m = 0;
             float q = 0;
             for (int k = 1; k <= steps; k++, at += stride) {
-                float v = x.getAtIndex(FLOAT, at) - pivot;
+                float v = Memory.get(xa, xs, at) - pivot;
                 float d = v - m;
                 m = Math.fma(d, RECIPROCAL[k], m);
                 q = Math.fma(d, v - m, q);
