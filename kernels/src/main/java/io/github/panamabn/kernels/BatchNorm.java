@@ -220,6 +220,116 @@ public final class BatchNorm {
         backend.normalize(shape, xa, xs, xOffset, ya, ys, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
     }
 
+    // ---------------------------------------------------------------- backward
+
+    /**
+     * Backward pass. With {@code training} true, the gradient of the training-mode forward, where the
+     * batch statistics depend on x:
+     * {@code dx = gamma * invStd / M * (M * g - sum(g) - xhat * sum(g * xhat))}, M = N * spatial size;
+     * with {@code training} false, the gradient with fixed (global) statistics, as in eval or frozen
+     * batch norm: {@code dx = g * gamma * invStd}. In both, {@code dbeta = sum(g)} and
+     * {@code dgamma = sum(g * xhat)} per channel, {@code xhat = (x - mean) * invStd}, and g is dy, or dy
+     * masked to 0 where the forward output y was not positive when the forward fused a ReLU. The two
+     * sums are taken in one sweep over dy and x.
+     *
+     * @param y the forward output, needed only for {@link Activation#RELU} (else may be null)
+     * @param dx receives the input gradient, or null when it is not needed; may be dy (in place)
+     * @param gamma per-channel scale, or null for 1
+     * @param mean the forward's saveMean (training) or the running mean
+     * @param invStd the forward's saveInvStd (training) or {@code 1 / sqrt(running_var + eps)}
+     * @param dgamma receives the gradient of gamma (overwritten, not accumulated), or null
+     * @param dbeta receives the gradient of beta (overwritten, not accumulated), or null
+     */
+    public void backward(TensorShape shape, float[] x, int xOffset, float[] dy, int dyOffset, float[] y, int yOffset,
+                         float[] dx, int dxOffset, float[] gamma, float[] mean, float[] invStd, boolean training,
+                         Activation activation, float[] dgamma, float[] dbeta) {
+        Checks.notNull(shape, "shape");
+        long count = shape.elementCount();
+        Checks.range(x, xOffset, count, "x");
+        Checks.range(dy, dyOffset, count, "dy");
+        Checks.notNull(activation, "activation");
+        if (activation == Activation.RELU) {
+            Checks.range(y, yOffset, count, "y (the forward output, needed for the ReLU's gradient)");
+        }
+        if (dx != null) {
+            Checks.range(dx, dxOffset, count, "dx");
+            Checks.noPartialOverlap(dy, dyOffset, dx, dxOffset, count);
+            Checks.noPartialOverlap(x, xOffset, dx, dxOffset, count);
+            if (activation == Activation.RELU) {
+                Checks.noPartialOverlap(y, yOffset, dx, dxOffset, count);
+            }
+        }
+        float[] ya = activation == Activation.RELU ? y : null;
+        backwardChecked(shape, x, null, xOffset, dy, null, dyOffset, ya, null, yOffset, dx, null, dxOffset,
+                gamma, mean, invStd, training, dgamma, dbeta);
+    }
+
+    /**
+     * As {@link #backward(TensorShape, float[], int, float[], int, float[], int, float[], int, float[],
+     * float[], float[], boolean, Activation, float[], float[])}, on segments starting at byte 0.
+     */
+    public void backward(TensorShape shape, MemorySegment x, MemorySegment dy, MemorySegment y, MemorySegment dx,
+                         float[] gamma, float[] mean, float[] invStd, boolean training, Activation activation,
+                         float[] dgamma, float[] dbeta) {
+        Checks.notNull(shape, "shape");
+        long count = shape.elementCount();
+        Checks.segment(x, count, "x", false);
+        Checks.segment(dy, count, "dy", false);
+        Checks.notNull(activation, "activation");
+        if (activation == Activation.RELU) {
+            Checks.segment(y, count, "y (the forward output, needed for the ReLU's gradient)", false);
+        }
+        if (dx != null) {
+            Checks.segment(dx, count, "dx", true);
+            Checks.noPartialOverlap(dy, dx, count);
+            Checks.noPartialOverlap(x, dx, count);
+            if (activation == Activation.RELU) {
+                Checks.noPartialOverlap(y, dx, count);
+            }
+        }
+        MemorySegment ys = activation == Activation.RELU ? y : null;
+        backwardChecked(shape, null, x, 0, null, dy, 0, null, ys, 0, null, dx, 0,
+                gamma, mean, invStd, training, dgamma, dbeta);
+    }
+
+    private void backwardChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
+                                 float[] dya, MemorySegment dys, long dyOffset, float[] ya, MemorySegment ys, long yOffset,
+                                 float[] dxa, MemorySegment dxs, long dxOffset, float[] gamma, float[] mean,
+                                 float[] invStd, boolean training, float[] dgamma, float[] dbeta) {
+        int channels = shape.channels();
+        Checks.perChannel(gamma, channels, "gamma", true);
+        Checks.perChannel(mean, channels, "mean", false);
+        Checks.perChannel(invStd, channels, "invStd", false);
+        Checks.perChannel(dgamma, channels, "dgamma", true);
+        Checks.perChannel(dbeta, channels, "dbeta", true);
+        boolean writesDx = dxa != null || dxs != null;
+        Workspace ws = Workspace.get(channels, backend);
+        double[] sumDy = ws.mean;
+        double[] sumDyXc = ws.m2;
+        if (training || dgamma != null || dbeta != null) {
+            backend.gradientSums(shape, dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset, mean,
+                    sumDy, sumDyXc, ws.scratch);
+        }
+        double m = shape.perChannelCount();
+        for (int c = 0; c < channels; c++) {
+            double is = invStd[c];
+            double g = gamma == null ? 1 : gamma[c];
+            if (dbeta != null) {
+                dbeta[c] = (float) sumDy[c];
+            }
+            if (dgamma != null) {
+                dgamma[c] = (float) (sumDyXc[c] * is);
+            }
+            ws.gradScale[c] = (float) (g * is);
+            ws.centeredScale[c] = training ? (float) (-g * is * is * is * sumDyXc[c] / m) : 0f;
+            ws.gradShift[c] = training ? (float) (-g * is * sumDy[c] / m) : 0f;
+        }
+        if (writesDx) {
+            backend.gradientApply(shape, dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset, dxa, dxs, dxOffset,
+                    mean, ws.gradScale, ws.centeredScale, ws.gradShift);
+        }
+    }
+
     private static void setAffine(Workspace ws, int c, double mean, double invStd, float[] gamma, float[] beta) {
         ws.center[c] = (float) mean;
         ws.scale[c] = (float) (gamma == null ? invStd : gamma[c] * invStd);

@@ -82,4 +82,57 @@ public final class Oracle {
         }
         return d;
     }
+
+    /** Gradients of the backward pass. */
+    public record Gradients(double[] dx, double[] dgamma, double[] dbeta) {
+    }
+
+    /**
+     * The backward pass in double, from its definition: g is dy masked to 0 where {@code reluOutput} is
+     * not positive (when given); {@code dbeta = sum(g)}, {@code dgamma = sum(g * xhat)}, and dx with
+     * batch statistics (training) or with fixed ones.
+     *
+     * @param mean the mean the forward normalized with
+     * @param invStd {@code 1 / sqrt(var + eps)} the forward normalized with
+     * @param reluOutput the forward output when it fused a ReLU, else null
+     */
+    public static Gradients backward(TensorShape shape, float[] x, int xOffset, float[] dy, int dyOffset,
+                                     float[] reluOutput, int yOffset, float[] gamma, double[] mean, double[] invStd,
+                                     boolean training) {
+        int channels = shape.channels();
+        double m = shape.perChannelCount();
+        double[] dx = new double[Math.toIntExact(shape.elementCount())];
+        double[] dgamma = new double[channels];
+        double[] dbeta = new double[channels];
+        for (int c = 0; c < channels; c++) {
+            double sumG = 0;
+            double sumGXhat = 0;
+            for (long n = 0; n < shape.batch(); n++) {
+                for (long s = 0; s < shape.spatialSize(); s++) {
+                    int i = (int) shape.index(n, c, s);
+                    double g = gradient(dy[dyOffset + i], reluOutput, yOffset + i);
+                    sumG += g;
+                    sumGXhat += g * (x[xOffset + i] - mean[c]) * invStd[c];
+                }
+            }
+            dbeta[c] = sumG;
+            dgamma[c] = sumGXhat;
+            double gam = gamma == null ? 1 : gamma[c];
+            for (long n = 0; n < shape.batch(); n++) {
+                for (long s = 0; s < shape.spatialSize(); s++) {
+                    int i = (int) shape.index(n, c, s);
+                    double g = gradient(dy[dyOffset + i], reluOutput, yOffset + i);
+                    double xhat = (x[xOffset + i] - mean[c]) * invStd[c];
+                    dx[i] = training
+                            ? gam * invStd[c] / m * (m * g - sumG - xhat * sumGXhat)
+                            : g * gam * invStd[c];
+                }
+            }
+        }
+        return new Gradients(dx, dgamma, dbeta);
+    }
+
+    private static double gradient(float dy, float[] reluOutput, int i) {
+        return reluOutput == null || reluOutput[i] > 0 ? dy : 0;
+    }
 }

@@ -33,4 +33,22 @@ public interface KernelBackend {
     void normalize(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
                    float[] ya, MemorySegment ys, long yOffset,
                    float[] center, float[] scale, float[] shift, float floor);
+
+    /**
+     * Per channel, {@code sumDy[c] = sum(g)} and {@code sumDyXc[c] = sum(g * (x - center[c]))}, where g is
+     * dy, or dy masked to 0 wherever {@code y <= 0} (or NaN) when y is given (the gradient through a fused
+     * ReLU). Both sums in one sweep; arrays overwritten.
+     */
+    void gradientSums(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
+                      float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                      float[] center, double[] sumDy, double[] sumDyXc, float[] scratch);
+
+    /**
+     * {@code dx = k1[c] * g + k2[c] * (x - center[c]) + k3[c]} elementwise, g as in {@link #gradientSums}.
+     * dx may be dy at the same offset.
+     */
+    void gradientApply(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
+                       float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                       float[] dxa, MemorySegment dxs, long dxOffset,
+                       float[] center, float[] k1, float[] k2, float[] k3);
 }

@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -316,5 +317,210 @@ public final class PanamaBackend implements KernelBackend {
         }
         // scalar tail
         ScalarBackend.normalizeRun(xa, xs, xAt + i, ya, ys, yAt + i, len - i, center, scale, shift, floor);
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    /** dy, or dy masked to 0 where y is not above 0 when y is given (the gradient through a fused ReLU). */
+    private static FloatVector gradient(FloatVector dy, float[] ya, MemorySegment ys, long yAt) {
+        if (ya == null && ys == null) {
+            return dy;
+        }
+        return FloatVector.zero(SPECIES).blend(dy, load(ya, ys, yAt).compare(VectorOperators.GT, 0f));
+    }
+
+    @Override
+    public void gradientSums(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
+                             float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                             float[] center, double[] sumDy, double[] sumDyXc, float[] scratch) {
+        int channels = shape.channels();
+        Arrays.fill(sumDy, 0, channels, 0);
+        Arrays.fill(sumDyXc, 0, channels, 0);
+        if (shape.isChannelInnermost()) {
+            gradientSumsChannelsLast(shape, dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset,
+                    center, sumDy, sumDyXc, scratch);
+            return;
+        }
+        long spatial = shape.spatialSize();
+        for (long n = 0; n < shape.batch(); n++) {
+            for (int c = 0; c < channels; c++) {
+                long at = (n * channels + c) * spatial;
+                runSums(dya, dys, dyOffset + at, xa, xs, xOffset + at, ya, ys, yOffset + at, spatial,
+                        center[c], sumDy, sumDyXc, c);
+            }
+        }
+    }
+
+    /**
+     * Adds one contiguous run's sums to channel {@code c}: four float accumulators per sum for at most
+     * {@link Welford#BLOCK} steps, then into double, so no float chain grows with the run.
+     */
+    private static void runSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                float[] ya, MemorySegment ys, long yAt, long len, float center,
+                                double[] sumDy, double[] sumDyXc, int c) {
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        double s1 = 0;
+        double s2 = 0;
+        long i = 0;
+        long groupEnd = len - len % (4L * LANES);
+        while (i < groupEnd) {
+            long blockEnd = Math.min(groupEnd, i + (long) BLOCK * 4 * LANES);
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            FloatVector b2 = a0;
+            FloatVector b3 = a0;
+            for (; i < blockEnd; i += 4L * LANES) {
+                FloatVector g0 = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+                FloatVector g1 = gradient(load(dya, dys, dyAt + i + LANES), ya, ys, yAt + i + LANES);
+                FloatVector g2 = gradient(load(dya, dys, dyAt + i + 2L * LANES), ya, ys, yAt + i + 2L * LANES);
+                FloatVector g3 = gradient(load(dya, dys, dyAt + i + 3L * LANES), ya, ys, yAt + i + 3L * LANES);
+                a0 = a0.add(g0);
+                a1 = a1.add(g1);
+                a2 = a2.add(g2);
+                a3 = a3.add(g3);
+                b0 = g0.fma(load(xa, xs, xAt + i).sub(m), b0);
+                b1 = g1.fma(load(xa, xs, xAt + i + LANES).sub(m), b1);
+                b2 = g2.fma(load(xa, xs, xAt + i + 2L * LANES).sub(m), b2);
+                b3 = g3.fma(load(xa, xs, xAt + i + 3L * LANES).sub(m), b3);
+            }
+            s1 += a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+            s2 += b0.add(b1).add(b2.add(b3)).reduceLanes(VectorOperators.ADD);
+        }
+        // vector tail
+        for (; i + LANES <= len; i += LANES) {
+            FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+            s1 += g.reduceLanes(VectorOperators.ADD);
+            s2 += g.mul(load(xa, xs, xAt + i).sub(m)).reduceLanes(VectorOperators.ADD);
+        }
+        // scalar tail
+        for (; i < len; i++) {
+            float g = ScalarBackend.gradient(Memory.get(dya, dys, dyAt + i), ya, ys, yAt + i);
+            s1 += g;
+            s2 += g * (double) (Memory.get(xa, xs, xAt + i) - center);
+        }
+        sumDy[c] += s1;
+        sumDyXc[c] += s2;
+    }
+
+    /** Channels-last sums: lanes are channels, rows in blocks, four rows at a time, as in the statistics. */
+    private static void gradientSumsChannelsLast(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
+                                                 float[] xa, MemorySegment xs, long xOffset,
+                                                 float[] ya, MemorySegment ys, long yOffset,
+                                                 float[] center, double[] sumDy, double[] sumDyXc, float[] acc) {
+        int channels = shape.channels();
+        int vectorChannels = channels - channels % LANES;
+        long rows = shape.perChannelCount();
+        long vectorRows = rows - rows % 4;
+        for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
+            long blockRows = Math.min(ROW_BLOCK, vectorRows - row);
+            long first = row * channels;
+            for (int j = 0; j < vectorChannels; j += LANES) {
+                rowSums(dya, dys, dyOffset + first + j, xa, xs, xOffset + first + j, ya, ys, yOffset + first + j,
+                        blockRows, channels, FloatVector.fromArray(SPECIES, center, j), acc);
+                for (int lane = 0; lane < LANES; lane++) {
+                    sumDy[j + lane] += acc[lane];
+                    sumDyXc[j + lane] += acc[LANES + lane];
+                }
+            }
+        }
+        // scalar tail: the last channels of the vector rows, then every channel of the last rows
+        for (long row = 0; row < rows; row++) {
+            int from = row < vectorRows ? vectorChannels : 0;
+            for (int c = from; c < channels; c++) {
+                long i = row * channels + c;
+                float g = ScalarBackend.gradient(Memory.get(dya, dys, dyOffset + i), ya, ys, yOffset + i);
+                sumDy[c] += g;
+                sumDyXc[c] += g * (double) (Memory.get(xa, xs, xOffset + i) - center[c]);
+            }
+        }
+    }
+
+    /** Sums of one channel block over {@code rows} rows (a multiple of 4) into {@code acc[0, 2L)}. */
+    private static void rowSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                float[] ya, MemorySegment ys, long yAt, long rows, int channels, FloatVector m,
+                                float[] acc) {
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        FloatVector b2 = a0;
+        FloatVector b3 = a0;
+        long c1 = channels;
+        long c2 = 2L * channels;
+        long c3 = 3L * channels;
+        for (long i = 0; i < rows * channels; i += 4L * channels) {
+            FloatVector g0 = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+            FloatVector g1 = gradient(load(dya, dys, dyAt + i + c1), ya, ys, yAt + i + c1);
+            FloatVector g2 = gradient(load(dya, dys, dyAt + i + c2), ya, ys, yAt + i + c2);
+            FloatVector g3 = gradient(load(dya, dys, dyAt + i + c3), ya, ys, yAt + i + c3);
+            a0 = a0.add(g0);
+            a1 = a1.add(g1);
+            a2 = a2.add(g2);
+            a3 = a3.add(g3);
+            b0 = g0.fma(load(xa, xs, xAt + i).sub(m), b0);
+            b1 = g1.fma(load(xa, xs, xAt + i + c1).sub(m), b1);
+            b2 = g2.fma(load(xa, xs, xAt + i + c2).sub(m), b2);
+            b3 = g3.fma(load(xa, xs, xAt + i + c3).sub(m), b3);
+        }
+        a0.add(a1).add(a2.add(a3)).intoArray(acc, 0);
+        b0.add(b1).add(b2.add(b3)).intoArray(acc, LANES);
+    }
+
+    @Override
+    public void gradientApply(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
+                              float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                              float[] dxa, MemorySegment dxs, long dxOffset,
+                              float[] center, float[] k1, float[] k2, float[] k3) {
+        int channels = shape.channels();
+        if (shape.isChannelInnermost()) {
+            int vectorChannels = channels - channels % LANES;
+            long rows = shape.perChannelCount();
+            for (long row = 0; row < rows; row++) {
+                long r = row * channels;
+                for (int j = 0; j < vectorChannels; j += LANES) {
+                    long i = r + j;
+                    FloatVector g = gradient(load(dya, dys, dyOffset + i), ya, ys, yOffset + i);
+                    FloatVector xc = load(xa, xs, xOffset + i).sub(FloatVector.fromArray(SPECIES, center, j));
+                    FloatVector rest = xc.fma(FloatVector.fromArray(SPECIES, k2, j), FloatVector.fromArray(SPECIES, k3, j));
+                    store(g.fma(FloatVector.fromArray(SPECIES, k1, j), rest), dxa, dxs, dxOffset + i);
+                }
+                // scalar tail
+                for (int c = vectorChannels; c < channels; c++) {
+                    long i = r + c;
+                    ScalarBackend.applyOne(dya, dys, dyOffset + i, xa, xs, xOffset + i, ya, ys, yOffset + i,
+                            dxa, dxs, dxOffset + i, center[c], k1[c], k2[c], k3[c]);
+                }
+            }
+            return;
+        }
+        long spatial = shape.spatialSize();
+        for (long n = 0; n < shape.batch(); n++) {
+            for (int c = 0; c < channels; c++) {
+                long at = (n * channels + c) * spatial;
+                FloatVector m = FloatVector.broadcast(SPECIES, center[c]);
+                FloatVector v1 = FloatVector.broadcast(SPECIES, k1[c]);
+                FloatVector v2 = FloatVector.broadcast(SPECIES, k2[c]);
+                FloatVector v3 = FloatVector.broadcast(SPECIES, k3[c]);
+                long i = 0;
+                for (; i + LANES <= spatial; i += LANES) {
+                    long e = at + i;
+                    FloatVector g = gradient(load(dya, dys, dyOffset + e), ya, ys, yOffset + e);
+                    FloatVector rest = load(xa, xs, xOffset + e).sub(m).fma(v2, v3);
+                    store(g.fma(v1, rest), dxa, dxs, dxOffset + e);
+                }
+                // scalar tail
+                for (; i < spatial; i++) {
+                    long e = at + i;
+                    ScalarBackend.applyOne(dya, dys, dyOffset + e, xa, xs, xOffset + e, ya, ys, yOffset + e,
+                            dxa, dxs, dxOffset + e, center[c], k1[c], k2[c], k3[c]);
+                }
+            }
+        }
     }
 }

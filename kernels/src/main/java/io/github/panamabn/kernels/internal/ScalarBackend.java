@@ -87,4 +87,55 @@ public final class ScalarBackend implements KernelBackend {
             Memory.set(ya, ys, yRow + c, Math.max(v, floor));
         }
     }
+
+    /** The gradient through an optional fused ReLU: dy where y > 0, else 0; dy itself without y. */
+    static float gradient(float dy, float[] ya, MemorySegment ys, long yAt) {
+        return ya == null && ys == null || Memory.get(ya, ys, yAt) > 0 ? dy : 0f;
+    }
+
+    @Override
+    public void gradientSums(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
+                             float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                             float[] center, double[] sumDy, double[] sumDyXc, float[] scratch) {
+        for (int c = 0; c < shape.channels(); c++) {
+            // Sums in double: the scalar twin favours clarity over speed here.
+            double s1 = 0;
+            double s2 = 0;
+            for (long n = 0; n < shape.batch(); n++) {
+                for (long s = 0; s < shape.spatialSize(); s++) {
+                    long i = shape.index(n, c, s);
+                    float g = gradient(Memory.get(dya, dys, dyOffset + i), ya, ys, yOffset + i);
+                    s1 += g;
+                    s2 += g * (double) (Memory.get(xa, xs, xOffset + i) - center[c]);
+                }
+            }
+            sumDy[c] = s1;
+            sumDyXc[c] = s2;
+        }
+    }
+
+    @Override
+    public void gradientApply(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
+                              float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                              float[] dxa, MemorySegment dxs, long dxOffset,
+                              float[] center, float[] k1, float[] k2, float[] k3) {
+        int channels = shape.channels();
+        long spatial = shape.spatialSize();
+        boolean innermost = shape.isChannelInnermost();
+        long total = shape.elementCount();
+        for (long i = 0; i < total; i++) {
+            int c = (int) (innermost ? i % channels : i / spatial % channels);
+            applyOne(dya, dys, dyOffset + i, xa, xs, xOffset + i, ya, ys, yOffset + i, dxa, dxs, dxOffset + i,
+                    center[c], k1[c], k2[c], k3[c]);
+        }
+    }
+
+    /** One element of {@link #gradientApply}; shared with the vector kernels' tails. */
+    static void applyOne(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                         float[] ya, MemorySegment ys, long yAt, float[] dxa, MemorySegment dxs, long dxAt,
+                         float center, float k1, float k2, float k3) {
+        float g = gradient(Memory.get(dya, dys, dyAt), ya, ys, yAt);
+        float xc = Memory.get(xa, xs, xAt) - center;
+        Memory.set(dxa, dxs, dxAt, Math.fma(k1, g, Math.fma(k2, xc, k3)));
+    }
 }

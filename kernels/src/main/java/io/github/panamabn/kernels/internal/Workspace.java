@@ -13,10 +13,16 @@ public final class Workspace {
     public float[] scale = new float[0];
     /** See {@link #scale}. */
     public float[] shift = new float[0];
-    /** Per-channel statistics when the caller keeps none. */
+    /** Per-channel statistics when the caller keeps none; the gradient sums in backward. */
     public double[] mean = new double[0];
     /** See {@link #mean}. */
     public double[] m2 = new double[0];
+    /** Backward: per-channel coefficients of {@code dx = gradScale * g + centeredScale * (x - mean) + gradShift}. */
+    public float[] gradScale = new float[0];
+    /** See {@link #gradScale}. */
+    public float[] centeredScale = new float[0];
+    /** See {@link #gradScale}. */
+    public float[] gradShift = new float[0];
     /** Backend scratch. */
     public float[] scratch = new float[0];
 
@@ -30,6 +36,9 @@ public final class Workspace {
             w.center = new float[channels];
             w.scale = new float[channels];
             w.shift = new float[channels];
+            w.gradScale = new float[channels];
+            w.centeredScale = new float[channels];
+            w.gradShift = new float[channels];
             w.mean = new double[channels];
             w.m2 = new double[channels];
         }
