@@ -3,4 +3,5 @@ module io.github.panamabn.nn {
     requires transitive io.github.panamabn.kernels;
 
     exports io.github.panamabn.nn;
+    exports io.github.panamabn.nn.safetensors;
 }

@@ -1,0 +1,381 @@
+package io.github.panamabn.nn;
+
+import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.BatchNorm;
+import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.nn.safetensors.SafeTensors;
+import io.github.panamabn.nn.safetensors.SafeTensors.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A trainable batch-norm layer with PyTorch's semantics: parameters {@code weight} (gamma) and
+ * {@code bias} (beta) with their gradients; buffers {@code running_mean}, {@code running_var} and
+ * {@code num_batches_tracked}; train and eval modes. Subclasses fix the spatial rank
+ * ({@link BatchNorm1d}, {@link BatchNorm2d}, {@link BatchNorm3d}); the layout (channels-first or
+ * channels-last) comes with each call's {@link TensorShape}.
+ *
+ * <p>In training mode, forward normalizes with the batch mean and the biased batch variance and
+ * updates the running statistics with the unbiased one (or the biased one for Keras options); a
+ * batch with one value per channel is an error. In eval mode it normalizes with the running
+ * statistics, or with the batch's own when the layer tracks none.
+ *
+ * <p>Threads: eval-mode {@link #forward} writes nothing in the layer and allocates nothing per
+ * call, so many threads may run it at once on one layer. Training-mode forward, {@link #backward},
+ * mode switches and parameter updates change the layer and need one thread at a time (not
+ * detected: synchronize externally).
+ */
+public abstract class BatchNormLayer {
+    private final int numFeatures;
+    private final BatchNormOptions options;
+    private final Activation activation;
+    private final BatchNorm kernels;
+
+    private final float[] weight;
+    private final float[] bias;
+    private final float[] weightGrad;
+    private final float[] biasGrad;
+    private final float[] runningMean;
+    private final float[] runningVar;
+    private long numBatchesTracked;
+    private boolean training = true;
+
+    // Saved by a training-mode forward for its backward; scratch of backward.
+    private final ChannelStatistics batchStats;
+    private final float[] saveMean;
+    private final float[] saveInvStd;
+    private boolean hasSavedStatistics;
+    private final float[] dgamma;
+    private final float[] dbeta;
+
+    /**
+     * @param numFeatures C, the number of channels
+     * @param options eps, momentum, affine, running statistics
+     * @param activation fused activation on the output (IDENTITY for plain batch norm)
+     */
+    protected BatchNormLayer(int numFeatures, BatchNormOptions options, Activation activation) {
+        if (numFeatures <= 0) {
+            throw new IllegalArgumentException("numFeatures must be positive, got " + numFeatures);
+        }
+        if (options == null || activation == null) {
+            throw new NullPointerException("options and activation must not be null");
+        }
+        this.numFeatures = numFeatures;
+        this.options = options;
+        this.activation = activation;
+        this.kernels = BatchNorm.get();
+        this.weight = options.affine() ? new float[numFeatures] : null;
+        this.bias = options.affine() ? new float[numFeatures] : null;
+        this.weightGrad = options.affine() ? new float[numFeatures] : null;
+        this.biasGrad = options.affine() ? new float[numFeatures] : null;
+        this.runningMean = options.trackRunningStats() ? new float[numFeatures] : null;
+        this.runningVar = options.trackRunningStats() ? new float[numFeatures] : null;
+        this.batchStats = new ChannelStatistics(numFeatures);
+        this.saveMean = new float[numFeatures];
+        this.saveInvStd = new float[numFeatures];
+        this.dgamma = new float[numFeatures];
+        this.dbeta = new float[numFeatures];
+        resetParameters();
+    }
+
+    /** Throws unless {@code rank} spatial dimensions are what this layer takes. */
+    abstract void checkSpatialRank(TensorShape shape);
+
+    /** C. */
+    public int numFeatures() {
+        return numFeatures;
+    }
+
+    /** The options this layer was built with. */
+    public BatchNormOptions options() {
+        return options;
+    }
+
+    /** The fused activation. */
+    public Activation activation() {
+        return activation;
+    }
+
+    /** Whether the layer is in training mode (the initial mode). */
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** Switches to training mode. */
+    public BatchNormLayer train() {
+        training = true;
+        return this;
+    }
+
+    /** Switches to eval mode. */
+    public BatchNormLayer eval() {
+        training = false;
+        return this;
+    }
+
+    /** gamma, the live array (an optimizer updates it in place), or null without affine. */
+    public float[] weight() {
+        return weight;
+    }
+
+    /** beta, the live array, or null without affine. */
+    public float[] bias() {
+        return bias;
+    }
+
+    /** The accumulated gradient of {@link #weight()}, or null without affine. */
+    public float[] weightGrad() {
+        return weightGrad;
+    }
+
+    /** The accumulated gradient of {@link #bias()}, or null without affine. */
+    public float[] biasGrad() {
+        return biasGrad;
+    }
+
+    /** running_mean, the live array, or null without running statistics. */
+    public float[] runningMean() {
+        return runningMean;
+    }
+
+    /** running_var, the live array, or null without running statistics. */
+    public float[] runningVar() {
+        return runningVar;
+    }
+
+    /** num_batches_tracked: training-mode forwards since the running statistics were reset. */
+    public long numBatchesTracked() {
+        return numBatchesTracked;
+    }
+
+    /** running_mean 0, running_var 1, num_batches_tracked 0. */
+    public void resetRunningStats() {
+        if (runningMean != null) {
+            Arrays.fill(runningMean, 0f);
+            Arrays.fill(runningVar, 1f);
+        }
+        numBatchesTracked = 0;
+    }
+
+    /** Running statistics reset, weight 1, bias 0, gradients 0. */
+    public void resetParameters() {
+        resetRunningStats();
+        if (weight != null) {
+            Arrays.fill(weight, 1f);
+            Arrays.fill(bias, 0f);
+        }
+        zeroGrad();
+    }
+
+    /** Sets the accumulated gradients to 0. */
+    public void zeroGrad() {
+        if (weightGrad != null) {
+            Arrays.fill(weightGrad, 0f);
+            Arrays.fill(biasGrad, 0f);
+        }
+    }
+
+    private void checkShape(TensorShape shape) {
+        if (shape == null) {
+            throw new NullPointerException("shape must not be null");
+        }
+        checkSpatialRank(shape);
+        if (shape.channels() != numFeatures) {
+            throw new IllegalArgumentException("expected " + numFeatures + " channels, got input of shape " + shape);
+        }
+    }
+
+    private boolean usesBatchStatistics() {
+        return training || runningMean == null;
+    }
+
+    /**
+     * Forward pass of x into y (both {@code shape.elementCount()} floats from index 0). In eval mode y
+     * may be x (in place); in training mode it may not, as backward needs x.
+     *
+     * @throws IllegalArgumentException for a wrong shape, or one value per channel in training mode
+     */
+    public void forward(TensorShape shape, float[] x, float[] y) {
+        checkShape(shape);
+        if (!usesBatchStatistics()) {
+            kernels.forwardInference(shape, x, 0, y, 0, runningMean, runningVar, weight, bias, options.eps(), activation);
+            return;
+        }
+        if (!training) {
+            // Eval without running statistics: the batch's own, and nothing saved (so eval stays read-only).
+            kernels.forwardTraining(shape, x, 0, y, 0, weight, bias, options.eps(), activation, null, null, null);
+            return;
+        }
+        if (shape.perChannelCount() <= 1) {
+            throw new IllegalArgumentException("expected more than 1 value per channel when training, got input of "
+                    + "shape " + shape);
+        }
+        if (x == y) {
+            throw new IllegalArgumentException("in-place forward (y is x) is not allowed in training mode: "
+                    + "backward needs x");
+        }
+        kernels.forwardTraining(shape, x, 0, y, 0, weight, bias, options.eps(), activation, batchStats,
+                saveMean, saveInvStd);
+        hasSavedStatistics = true;
+        if (runningMean != null) {
+            updateRunningStatistics();
+        }
+    }
+
+    private void updateRunningStatistics() {
+        numBatchesTracked++;
+        double m = options.momentum() == null ? 1.0 / numBatchesTracked : options.momentum();
+        for (int c = 0; c < numFeatures; c++) {
+            double var = options.unbiasedRunningVariance() ? batchStats.unbiasedVariance(c) : batchStats.variance(c);
+            runningMean[c] = (float) ((1 - m) * runningMean[c] + m * batchStats.mean(c));
+            runningVar[c] = (float) ((1 - m) * runningVar[c] + m * var);
+        }
+    }
+
+    /**
+     * Backward pass: given the forward's input x, its output y (needed only with a fused ReLU) and
+     * the output gradient dy, writes the input gradient into dx (may be dy; null to skip) and adds
+     * the parameter gradients to {@link #weightGrad()} and {@link #biasGrad()}. In training mode it
+     * differentiates the last training-mode forward (batch statistics); in eval mode the forward with
+     * running statistics.
+     *
+     * @throws IllegalStateException in training mode before any training-mode forward
+     */
+    public void backward(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
+        checkShape(shape);
+        float[] mean = saveMean;
+        float[] invStd = saveInvStd;
+        boolean batch = usesBatchStatistics();
+        if (training && !hasSavedStatistics) {
+            throw new IllegalStateException("backward in training mode needs a training-mode forward first");
+        }
+        if (!training) {
+            if (runningMean != null) {
+                mean = runningMean;
+                for (int c = 0; c < numFeatures; c++) {
+                    saveInvStd[c] = (float) (1 / Math.sqrt((double) runningVar[c] + options.eps()));
+                }
+            } else {
+                kernels.statistics(shape, x, 0, batchStats);
+                for (int c = 0; c < numFeatures; c++) {
+                    saveMean[c] = (float) batchStats.mean(c);
+                    saveInvStd[c] = (float) (1 / Math.sqrt(batchStats.variance(c) + options.eps()));
+                }
+            }
+            // Eval-mode statistics overwrote the saved ones.
+            hasSavedStatistics = false;
+        }
+        kernels.backward(shape, x, 0, dy, 0, y, 0, dx, 0, weight, mean, invStd, batch, activation,
+                weight == null ? null : dgamma, weight == null ? null : dbeta);
+        if (weight != null) {
+            for (int c = 0; c < numFeatures; c++) {
+                weightGrad[c] += dgamma[c];
+                biasGrad[c] += dbeta[c];
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- state
+
+    /**
+     * The layer's state under PyTorch's {@code state_dict} names, each prefixed with {@code prefix}
+     * (e.g. {@code "bn1."}): weight and bias (affine), running_mean, running_var and
+     * num_batches_tracked (running statistics; an int64 scalar as in PyTorch).
+     */
+    public Map<String, Tensor> stateDict(String prefix) {
+        Map<String, Tensor> state = new LinkedHashMap<>();
+        if (weight != null) {
+            state.put(prefix + "weight", Tensor.ofFloats(weight, numFeatures));
+            state.put(prefix + "bias", Tensor.ofFloats(bias, numFeatures));
+        }
+        if (runningMean != null) {
+            state.put(prefix + "running_mean", Tensor.ofFloats(runningMean, numFeatures));
+            state.put(prefix + "running_var", Tensor.ofFloats(runningVar, numFeatures));
+            state.put(prefix + "num_batches_tracked", Tensor.ofLongs(new long[] {numBatchesTracked}));
+        }
+        return state;
+    }
+
+    /**
+     * Loads state written by {@link #stateDict} or by PyTorch: of the entries whose names start with
+     * {@code prefix}, exactly this layer's must be present, with dtype F32 and shape {@code [C]}
+     * (num_batches_tracked: I64, a scalar or shape [1]). Everything is checked before anything is
+     * assigned: on an error the layer is unchanged.
+     *
+     * @throws IllegalArgumentException naming the missing, unexpected, wrongly shaped or typed entry
+     */
+    public void loadStateDict(Map<String, Tensor> state, String prefix) {
+        Map<String, Tensor> expected = stateDict(prefix);
+        for (String name : state.keySet()) {
+            if (name.startsWith(prefix) && !expected.containsKey(name)) {
+                throw new IllegalArgumentException("unexpected entry '" + name + "' for " + this
+                        + " (expected " + expected.keySet() + ")");
+            }
+        }
+        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+            Tensor t = state.get(e.getKey());
+            if (t == null) {
+                throw new IllegalArgumentException("missing entry '" + e.getKey() + "' for " + this);
+            }
+            Tensor want = e.getValue();
+            boolean scalarCount = e.getKey().endsWith("num_batches_tracked");
+            boolean shapeOk = scalarCount ? t.elementCount() == 1 && t.shape().length <= 1
+                    : Arrays.equals(t.shape(), want.shape());
+            if (!t.dtype().equals(want.dtype()) || !shapeOk) {
+                throw new IllegalArgumentException("entry '" + e.getKey() + "' has dtype " + t.dtype() + " and shape "
+                        + Arrays.toString(t.shape()) + ", expected " + want.dtype() + " and shape "
+                        + Arrays.toString(want.shape()));
+            }
+        }
+        if (runningMean != null) {
+            long tracked = state.get(prefix + "num_batches_tracked").longs()[0];
+            if (tracked < 0) {
+                throw new IllegalArgumentException("num_batches_tracked must be non-negative, got " + tracked);
+            }
+            float[] var = state.get(prefix + "running_var").floats();
+            for (int c = 0; c < numFeatures; c++) {
+                if (!(var[c] >= 0)) {
+                    throw new IllegalArgumentException("running_var[" + c + "] must be a non-negative variance, got " + var[c]);
+                }
+            }
+        }
+        if (weight != null) {
+            System.arraycopy(state.get(prefix + "weight").floats(), 0, weight, 0, numFeatures);
+            System.arraycopy(state.get(prefix + "bias").floats(), 0, bias, 0, numFeatures);
+        }
+        if (runningMean != null) {
+            System.arraycopy(state.get(prefix + "running_mean").floats(), 0, runningMean, 0, numFeatures);
+            System.arraycopy(state.get(prefix + "running_var").floats(), 0, runningVar, 0, numFeatures);
+            numBatchesTracked = state.get(prefix + "num_batches_tracked").longs()[0];
+        }
+    }
+
+    /** Saves {@link #stateDict} with no prefix as a safetensors file. */
+    public void save(Path file) throws IOException {
+        SafeTensors.write(file, stateDict(""));
+    }
+
+    /** Loads a safetensors file saved by {@link #save} (or PyTorch's {@code save_file(bn.state_dict())}). */
+    public void load(Path file) throws IOException {
+        loadStateDict(SafeTensors.read(file), "");
+    }
+
+    /** A thread-safe, read-only copy for serving: the running statistics and affine parameters now. */
+    public FrozenBatchNorm freeze() {
+        if (runningMean == null) {
+            throw new IllegalStateException("a layer without running statistics cannot be frozen");
+        }
+        return new FrozenBatchNorm(runningMean, runningVar, weight, bias, options.eps(), activation);
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "(" + numFeatures + ", eps=" + options.eps() + ", momentum="
+                + options.momentum() + ", affine=" + options.affine() + ", track_running_stats="
+                + options.trackRunningStats() + (activation == Activation.RELU ? ", fused ReLU" : "") + ")";
+    }
+}
