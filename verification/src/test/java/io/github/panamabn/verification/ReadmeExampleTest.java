@@ -7,6 +7,7 @@ import io.github.panamabn.kernels.Activation;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.nn.BatchNorm2d;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,6 +45,43 @@ class ReadmeExampleTest {
         return y;
     }
 
+    static BatchNorm2d layerExample(Path dir) throws IOException {
+        // layer-example:start
+        BatchNorm2d bn = new BatchNorm2d(16);                     // eps 1e-5, momentum 0.1, affine, running stats
+        TensorShape shape = TensorShape.nhwc(8, 28, 28, 16);       // channels-last works the same
+        float[] x = new float[(int) shape.elementCount()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) Math.cos(i) * 2 + 1;
+        }
+        float[] y = new float[x.length];
+        float[] dy = new float[x.length];
+        java.util.Arrays.fill(dy, 0.01f);
+        float[] dx = new float[x.length];
+
+        bn.forward(shape, x, y);                                   // training step: batch statistics,
+        bn.backward(shape, x, y, dy, dx);                          // running stats updated, grads accumulated
+        for (int c = 0; c < 16; c++) {
+            bn.weight()[c] -= 0.1f * bn.weightGrad()[c];           // a plain SGD step
+            bn.bias()[c] -= 0.1f * bn.biasGrad()[c];
+        }
+        bn.zeroGrad();
+
+        bn.eval();
+        bn.forward(shape, x, y);                                   // eval: running statistics, thread-safe
+        bn.save(dir.resolve("bn.safetensors"));                    // PyTorch state_dict names
+        // layer-example:end
+        return bn;
+    }
+
+    @Test
+    void layerExampleRunsAndSaves(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        BatchNorm2d bn = layerExample(dir);
+        assertEquals(1, bn.numBatchesTracked());
+        BatchNorm2d loaded = new BatchNorm2d(16);
+        loaded.load(dir.resolve("bn.safetensors"));
+        assertEquals(bn.runningMean()[3], loaded.runningMean()[3]);
+    }
+
     @Test
     void exampleRunsAndNormalizes() {
         float[] y = example();
@@ -55,13 +93,15 @@ class ReadmeExampleTest {
     }
 
     @Test
-    void readmeShowsThisExample() throws IOException {
+    void readmeShowsTheseExamples() throws IOException {
         String source = Files.readString(Path.of("src/test/java/io/github/panamabn/verification/ReadmeExampleTest.java"));
-        String code = between(source, "// example:start\n", "        // example:end");
-        String expected = code.lines().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
-                .collect(Collectors.joining("\n"));
         String readme = Files.readString(Path.of("../README.md"));
-        assertTrue(readme.contains(expected), "README.md must contain the example exactly as in this test:\n" + expected);
+        for (String name : new String[] {"example", "layer-example"}) {
+            String code = between(source, "// " + name + ":start\n", "        // " + name + ":end");
+            String expected = code.lines().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
+                    .collect(Collectors.joining("\n"));
+            assertTrue(readme.contains(expected), "README.md must contain " + name + " exactly as in this test:\n" + expected);
+        }
     }
 
     private static String between(String text, String start, String end) {
