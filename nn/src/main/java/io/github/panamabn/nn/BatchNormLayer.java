@@ -29,7 +29,7 @@ import java.util.Map;
  * mode switches and parameter updates change the layer and need one thread at a time (not
  * detected: synchronize externally).
  */
-public abstract class BatchNormLayer {
+public abstract class BatchNormLayer implements Layer {
     private final int numFeatures;
     private final BatchNormOptions options;
     private final Activation activation;
@@ -103,6 +103,23 @@ public abstract class BatchNormLayer {
     /** Whether the layer is in training mode (the initial mode). */
     public boolean isTraining() {
         return training;
+    }
+
+    @Override
+    public TensorShape outputShape(TensorShape input) {
+        checkShape(input);
+        return input;
+    }
+
+    @Override
+    public java.util.List<Parameter> parameters() {
+        return weight == null ? java.util.List.of()
+                : java.util.List.of(new Parameter("weight", weight, weightGrad), new Parameter("bias", bias, biasGrad));
+    }
+
+    @Override
+    public void setTraining(boolean mode) {
+        training = mode;
     }
 
     /** Switches to training mode. */
@@ -199,6 +216,7 @@ public abstract class BatchNormLayer {
      *
      * @throws IllegalArgumentException for a wrong shape, or one value per channel in training mode
      */
+    @Override
     public void forward(TensorShape shape, float[] x, float[] y) {
         checkShape(shape);
         if (!usesBatchStatistics()) {
@@ -245,6 +263,7 @@ public abstract class BatchNormLayer {
      *
      * @throws IllegalStateException in training mode before any training-mode forward
      */
+    @Override
     public void backward(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
         checkShape(shape);
         float[] mean = saveMean;
