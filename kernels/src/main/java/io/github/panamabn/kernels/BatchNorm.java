@@ -2,6 +2,7 @@ package io.github.panamabn.kernels;
 
 import io.github.panamabn.kernels.internal.KernelBackend;
 import io.github.panamabn.kernels.internal.KernelProvider;
+import io.github.panamabn.kernels.internal.Welford;
 import io.github.panamabn.kernels.internal.Workspace;
 import java.lang.foreign.MemorySegment;
 
@@ -29,6 +30,8 @@ import java.lang.foreign.MemorySegment;
  */
 public final class BatchNorm {
     private static final BatchNorm DEFAULT = new BatchNorm(KernelProvider.defaultBackend());
+    /** Beyond this, x - mean of a channel may overflow float, so training checks the channel exactly. */
+    private static final double MAX_CENTERED = Float.MAX_VALUE / 4;
 
     private final KernelBackend backend;
 
@@ -87,7 +90,24 @@ public final class BatchNorm {
         Checks.notNull(out, "out");
         Checks.statistics(out, shape.channels(), "out");
         Workspace ws = Workspace.get(shape.channels(), backend);
-        out.count = backend.statistics(shape, xa, xs, xOffset, out.mean, out.m2, ws.scratch);
+        out.count = statistics(shape, xa, xs, xOffset, out.mean, out.m2, ws);
+    }
+
+    /**
+     * The backend's statistics, with any channel whose float arithmetic overflowed (squares of
+     * deviations beyond about 1.8e19) recomputed in double.
+     *
+     * @return the element count per channel
+     */
+    private long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean,
+                            double[] m2, Workspace ws) {
+        long count = backend.statistics(shape, xa, xs, xOffset, mean, m2, ws.scratch);
+        for (int c = 0; c < shape.channels(); c++) {
+            if (!Double.isFinite(mean[c]) || !Double.isFinite(m2[c])) {
+                Welford.recomputeInDouble(shape, xa, xs, xOffset, c, mean, m2);
+            }
+        }
+        return count;
     }
 
     // ---------------------------------------------------------------- forward training
@@ -111,7 +131,33 @@ public final class BatchNorm {
         Checks.range(y, yOffset, shape.elementCount(), "y");
         Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
         forwardTrainingChecked(shape, x, null, xOffset, y, null, yOffset,
-                gamma, beta, eps, activation, stats, saveMean, saveInvStd);
+                gamma, beta, eps, activation, null, stats, saveMean, saveInvStd);
+    }
+
+    /**
+     * Forward pass in training mode with batch statistics computed beforehand by
+     * {@link #statistics}: possibly merged over several shards of a batch
+     * ({@link ChannelStatistics#merge}, synchronized batch norm), or checked by the caller before
+     * anything is written. Normalizes with their mean and biased variance.
+     *
+     * @param batchStatistics the batch's statistics, {@code shape.channels()} channels, count at least 1
+     * @see #forwardTraining(TensorShape, float[], int, float[], int, float[], float[], float, Activation,
+     *      ChannelStatistics, float[], float[])
+     */
+    public void forwardWithStatistics(TensorShape shape, float[] x, int xOffset, float[] y, int yOffset,
+                                      ChannelStatistics batchStatistics, float[] gamma, float[] beta, float eps,
+                                      Activation activation, float[] saveMean, float[] saveInvStd) {
+        Checks.notNull(shape, "shape");
+        Checks.range(x, xOffset, shape.elementCount(), "x");
+        Checks.range(y, yOffset, shape.elementCount(), "y");
+        Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
+        Checks.notNull(batchStatistics, "batchStatistics");
+        if (batchStatistics.count() < 1) {
+            throw new IllegalArgumentException("batchStatistics must hold at least one element per channel, got count "
+                    + batchStatistics.count());
+        }
+        forwardTrainingChecked(shape, x, null, xOffset, y, null, yOffset,
+                gamma, beta, eps, activation, batchStatistics, null, saveMean, saveInvStd);
     }
 
     /**
@@ -125,14 +171,16 @@ public final class BatchNorm {
         Checks.segment(x, shape.elementCount(), "x", false);
         Checks.segment(y, shape.elementCount(), "y", true);
         Checks.noPartialOverlap(x, y, shape.elementCount());
-        forwardTrainingChecked(shape, null, x, 0, null, y, 0, gamma, beta, eps, activation, stats, saveMean, saveInvStd);
+        forwardTrainingChecked(shape, null, x, 0, null, y, 0, gamma, beta, eps, activation, null, stats,
+                saveMean, saveInvStd);
     }
 
     private void forwardTrainingChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
                                         float[] ya, MemorySegment ys, long yOffset, float[] gamma, float[] beta, float eps,
-                                        Activation activation, ChannelStatistics stats,
+                                        Activation activation, ChannelStatistics given, ChannelStatistics stats,
                                         float[] saveMean, float[] saveInvStd) {
         int channels = shape.channels();
+        Checks.statistics(given, channels, "batchStatistics");
         Checks.perChannel(gamma, channels, "gamma", true);
         Checks.perChannel(beta, channels, "beta", true);
         Checks.epsilon(eps);
@@ -142,10 +190,31 @@ public final class BatchNorm {
         Checks.perChannel(saveInvStd, channels, "saveInvStd", true);
 
         Workspace ws = Workspace.get(channels, backend);
-        double[] mean = stats != null ? stats.mean : ws.mean;
-        double[] m2 = stats != null ? stats.m2 : ws.m2;
-        long count = backend.statistics(shape, xa, xs, xOffset, mean, m2, ws.scratch);
+        double[] mean = ws.mean;
+        double[] m2 = ws.m2;
+        long count;
+        if (given == null) {
+            count = statistics(shape, xa, xs, xOffset, mean, m2, ws);
+        } else {
+            count = given.count;
+            System.arraycopy(given.mean, 0, mean, 0, channels);
+            System.arraycopy(given.m2, 0, m2, 0, channels);
+        }
+        for (int c = 0; c < channels; c++) {
+            double range = Math.sqrt(m2[c] / count) + Math.abs(mean[c]);
+            if (Double.isFinite(range) && range >= MAX_CENTERED) {
+                double largest = given == null
+                        ? Welford.recomputeInDouble(shape, xa, xs, xOffset, c, mean, m2)
+                        : Welford.largestDeviation(shape, xa, xs, xOffset, c, mean[c]);
+                if (largest >= Float.MAX_VALUE) {
+                    throw new IllegalArgumentException("x: channel " + c + " has values " + largest
+                            + " away from its mean " + mean[c] + ", beyond float's range; scale the input down");
+                }
+            }
+        }
         if (stats != null) {
+            System.arraycopy(mean, 0, stats.mean, 0, channels);
+            System.arraycopy(m2, 0, stats.m2, 0, channels);
             stats.count = count;
         }
         for (int c = 0; c < channels; c++) {

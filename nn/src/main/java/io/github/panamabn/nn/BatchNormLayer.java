@@ -25,9 +25,13 @@ import java.util.Map;
  * statistics, or with the batch's own when the layer tracks none.
  *
  * <p>Threads: eval-mode {@link #forward} writes nothing in the layer and allocates nothing per
- * call, so many threads may run it at once on one layer. Training-mode forward, {@link #backward},
- * mode switches and parameter updates change the layer and need one thread at a time (not
- * detected: synchronize externally).
+ * call, so many threads may run it at once on one layer. Training-mode forward, {@link #backward}
+ * and {@link #loadStateDict} change the layer: two threads in them at once are detected and the
+ * later one gets an {@link IllegalStateException} (nothing changed). Mode switches and direct
+ * writes to the live parameter arrays are not guarded: do them while no other thread uses the layer.
+ *
+ * <p>Non-finite data: a training batch with NaN or infinite values never reaches the running
+ * statistics; by default it is an error ({@link NonFinitePolicy}).
  */
 public abstract class BatchNormLayer implements Layer {
     private final int numFeatures;
@@ -42,7 +46,11 @@ public abstract class BatchNormLayer implements Layer {
     private final float[] runningMean;
     private final float[] runningVar;
     private long numBatchesTracked;
+    private long skippedBatches;
     private boolean training = true;
+    private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
+    // The thread inside a state-changing call, to detect concurrent training.
+    private final java.util.concurrent.atomic.AtomicReference<Thread> mutator = new java.util.concurrent.atomic.AtomicReference<>();
 
     // Saved by a training-mode forward for its backward; scratch of backward.
     private final ChannelStatistics batchStats;
@@ -120,6 +128,37 @@ public abstract class BatchNormLayer implements Layer {
     @Override
     public void setTraining(boolean mode) {
         training = mode;
+    }
+
+    /** What a training batch with non-finite statistics does (default {@link NonFinitePolicy#THROW}). */
+    public NonFinitePolicy nonFinitePolicy() {
+        return nonFinitePolicy;
+    }
+
+    /** Sets what a training batch with non-finite statistics does. */
+    public BatchNormLayer setNonFinitePolicy(NonFinitePolicy policy) {
+        if (policy == null) {
+            throw new NullPointerException("policy must not be null");
+        }
+        nonFinitePolicy = policy;
+        return this;
+    }
+
+    /** Training batches whose running-statistics update was skipped as non-finite ({@link NonFinitePolicy#SKIP_UPDATE}). */
+    public long skippedBatches() {
+        return skippedBatches;
+    }
+
+    private void enter() {
+        Thread me = Thread.currentThread();
+        if (!mutator.compareAndSet(null, me)) {
+            throw new IllegalStateException(this + " is being changed by thread '" + mutator.get().getName()
+                    + "' while thread '" + me.getName() + "' tries to train it; train a layer from one thread at a time");
+        }
+    }
+
+    private void exit() {
+        mutator.set(null);
     }
 
     /** Switches to training mode. */
@@ -236,12 +275,38 @@ public abstract class BatchNormLayer implements Layer {
             throw new IllegalArgumentException("in-place forward (y is x) is not allowed in training mode: "
                     + "backward needs x");
         }
-        kernels.forwardTraining(shape, x, 0, y, 0, weight, bias, options.eps(), activation, batchStats,
-                saveMean, saveInvStd);
-        hasSavedStatistics = true;
-        if (runningMean != null) {
-            updateRunningStatistics();
+        requireLength(y, shape.elementCount(), "y");
+        enter();
+        try {
+            kernels.statistics(shape, x, 0, batchStats);
+            int bad = firstNonFiniteChannel();
+            if (bad >= 0 && nonFinitePolicy == NonFinitePolicy.THROW) {
+                throw new NonFiniteBatchException(this + ": the batch's statistics are not finite in channel " + bad
+                        + " (mean " + batchStats.mean(bad) + ", variance " + batchStats.variance(bad)
+                        + "): the input has NaN or infinite values; nothing was written or updated");
+            }
+            kernels.forwardWithStatistics(shape, x, 0, y, 0, batchStats, weight, bias, options.eps(), activation,
+                    saveMean, saveInvStd);
+            hasSavedStatistics = true;
+            if (runningMean != null) {
+                if (bad >= 0) {
+                    skippedBatches++;
+                } else {
+                    updateRunningStatistics();
+                }
+            }
+        } finally {
+            exit();
         }
+    }
+
+    private int firstNonFiniteChannel() {
+        for (int c = 0; c < numFeatures; c++) {
+            if (!Double.isFinite(batchStats.mean(c)) || !Double.isFinite(batchStats.m2(c))) {
+                return c;
+            }
+        }
+        return -1;
     }
 
     private void updateRunningStatistics() {
@@ -266,6 +331,34 @@ public abstract class BatchNormLayer implements Layer {
     @Override
     public void backward(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
         checkShape(shape);
+        enter();
+        try {
+            backwardEntered(shape, x, y, dy, dx);
+        } finally {
+            exit();
+        }
+    }
+
+    private static void requireLength(float[] a, long count, String name) {
+        if (a == null) {
+            throw new NullPointerException(name + " must not be null");
+        }
+        if (a.length < count) {
+            throw new IndexOutOfBoundsException(name + " has length " + a.length + " but the shape needs " + count);
+        }
+    }
+
+    private void backwardEntered(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
+        // Everything checked before the eval-mode branch below overwrites the saved statistics.
+        long count = shape.elementCount();
+        requireLength(x, count, "x");
+        requireLength(dy, count, "dy");
+        if (activation == Activation.RELU) {
+            requireLength(y, count, "y (the forward output, needed for the ReLU's gradient)");
+        }
+        if (dx != null) {
+            requireLength(dx, count, "dx");
+        }
         float[] mean = saveMean;
         float[] invStd = saveInvStd;
         boolean batch = usesBatchStatistics();
@@ -328,6 +421,18 @@ public abstract class BatchNormLayer implements Layer {
      * @throws IllegalArgumentException naming the missing, unexpected, wrongly shaped or typed entry
      */
     public void loadStateDict(Map<String, Tensor> state, String prefix) {
+        enter();
+        try {
+            loadStateDictEntered(state, prefix);
+        } finally {
+            exit();
+        }
+    }
+
+    private void loadStateDictEntered(Map<String, Tensor> state, String prefix) {
+        if (state == null || prefix == null) {
+            throw new NullPointerException("state and prefix must not be null");
+        }
         Map<String, Tensor> expected = stateDict(prefix);
         for (String name : state.keySet()) {
             if (name.startsWith(prefix) && !expected.containsKey(name)) {

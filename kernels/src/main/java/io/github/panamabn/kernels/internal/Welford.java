@@ -1,5 +1,6 @@
 package io.github.panamabn.kernels.internal;
 
+import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -104,5 +105,45 @@ public final class Welford {
         long nb = (long) lanes * k;
         merge(mean, m2, c, na, nb, pivot + mb, within + k * between);
         return na + nb;
+    }
+
+    /**
+     * Channel {@code c}'s mean and M2 by two passes in double, for channels whose float statistics
+     * overflowed: double squares do not overflow for any float input, so finite data get finite,
+     * correct statistics; NaN or infinite data stay non-finite.
+     *
+     * @return the largest |x - mean| of the channel
+     */
+    public static double recomputeInDouble(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, int c,
+                                           double[] mean, double[] m2) {
+        double sum = 0;
+        for (long n = 0; n < shape.batch(); n++) {
+            for (long s = 0; s < shape.spatialSize(); s++) {
+                sum += Memory.get(xa, xs, xOffset + shape.index(n, c, s));
+            }
+        }
+        double mu = sum / shape.perChannelCount();
+        double squares = 0;
+        for (long n = 0; n < shape.batch(); n++) {
+            for (long s = 0; s < shape.spatialSize(); s++) {
+                double d = Memory.get(xa, xs, xOffset + shape.index(n, c, s)) - mu;
+                squares += d * d;
+            }
+        }
+        mean[c] = mu;
+        m2[c] = squares;
+        return largestDeviation(shape, xa, xs, xOffset, c, mu);
+    }
+
+    /** The largest |x - mean| over channel {@code c}, in double. */
+    public static double largestDeviation(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, int c,
+                                          double mean) {
+        double largest = 0;
+        for (long n = 0; n < shape.batch(); n++) {
+            for (long s = 0; s < shape.spatialSize(); s++) {
+                largest = Math.max(largest, Math.abs(Memory.get(xa, xs, xOffset + shape.index(n, c, s)) - mean));
+            }
+        }
+        return largest;
     }
 }

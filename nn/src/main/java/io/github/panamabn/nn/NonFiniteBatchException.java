@@ -1,0 +1,14 @@
+package io.github.panamabn.nn;
+
+/**
+ * A training batch whose per-channel statistics are not finite: its input has NaN or infinite values.
+ * Thrown before anything is written, so the running statistics are never poisoned.
+ */
+public final class NonFiniteBatchException extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+
+    /** @param message names the layer and the channels */
+    public NonFiniteBatchException(String message) {
+        super(message);
+    }
+}
