@@ -152,8 +152,10 @@ public abstract class BatchNormLayer implements Layer {
     private void enter() {
         Thread me = Thread.currentThread();
         if (!mutator.compareAndSet(null, me)) {
-            throw new IllegalStateException(this + " is being changed by thread '" + mutator.get().getName()
-                    + "' while thread '" + me.getName() + "' tries to train it; train a layer from one thread at a time");
+            Thread owner = mutator.get(); // may have left meanwhile
+            throw new IllegalStateException(this + " is being changed by " + (owner == null ? "another thread"
+                    : "thread '" + owner.getName() + "'") + " while thread '" + me.getName()
+                    + "' tries to train it; train a layer from one thread at a time");
         }
     }
 

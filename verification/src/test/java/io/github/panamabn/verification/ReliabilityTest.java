@@ -1,0 +1,301 @@
+package io.github.panamabn.verification;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.BatchNorm;
+import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.Implementation;
+import io.github.panamabn.kernels.Layout;
+import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.nn.BatchNorm2d;
+import io.github.panamabn.nn.BatchNormOptions;
+import io.github.panamabn.nn.NonFiniteBatchException;
+import io.github.panamabn.nn.NonFinitePolicy;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
+import java.util.SplittableRandom;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The guarantees of the README's reliability section, one test each. */
+class ReliabilityTest {
+    private static final TensorShape NCHW = TensorShape.nchw(4, 6, 5, 7);
+
+    private static int channelOf(TensorShape shape, int index) {
+        return (int) (shape.isChannelInnermost() ? index % shape.channels() : index / shape.spatialSize() % shape.channels());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void nonFiniteValuesStayInTheirOwnChannel(Implementation impl) {
+        BatchNorm bn = BatchNorm.of(impl);
+        Property.forAll("non-finite-channel-" + impl, 120, TensorCase.generator(20_000, DataFamily.GAUSSIAN), tc -> {
+            TensorShape shape = tc.shape();
+            SplittableRandom r = new SplittableRandom(tc.seed());
+            float[] clean = tc.data();
+            float[] dirty = clean.clone();
+            int poisoned = r.nextInt(shape.channels());
+            float[] bad = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+            int i = tc.offset() + (int) shape.index(r.nextInt((int) shape.batch()), poisoned, r.nextLong(shape.spatialSize()));
+            dirty[i] = bad[r.nextInt(3)];
+            float[] yClean = new float[clean.length];
+            float[] yDirty = new float[clean.length];
+            bn.forwardTraining(shape, clean, tc.offset(), yClean, tc.offset(), null, null, 1e-5f, Activation.IDENTITY,
+                    null, null, null);
+            bn.forwardTraining(shape, dirty, tc.offset(), yDirty, tc.offset(), null, null, 1e-5f, Activation.IDENTITY,
+                    null, null, null);
+            float[] dx = new float[clean.length];
+            float[] dxDirty = new float[clean.length];
+            float[] mean = new float[shape.channels()];
+            float[] inv = new float[shape.channels()];
+            java.util.Arrays.fill(inv, 1f);
+            bn.backward(shape, clean, tc.offset(), clean, tc.offset(), null, 0, dx, tc.offset(), null, mean, inv, true,
+                    Activation.IDENTITY, null, null);
+            bn.backward(shape, clean, tc.offset(), dirty, tc.offset(), null, 0, dxDirty, tc.offset(), null, mean, inv, true,
+                    Activation.IDENTITY, null, null);
+            for (int k = tc.offset(); k < clean.length; k++) {
+                int c = channelOf(shape, k - tc.offset());
+                if (c == poisoned) {
+                    assertTrue(!Float.isFinite(yDirty[k]) || k != i && Float.isNaN(yDirty[k]) || !Float.isFinite(yDirty[i]),
+                            "the poisoned channel is not finite");
+                } else {
+                    assertEquals(Float.floatToIntBits(yClean[k]), Float.floatToIntBits(yDirty[k]), "forward, channel " + c);
+                    assertEquals(Float.floatToIntBits(dx[k]), Float.floatToIntBits(dxDirty[k]), "backward, channel " + c);
+                }
+            }
+        });
+    }
+
+    private static float[] batchWithNaN(TensorShape shape) {
+        float[] x = BatchNormLayerTest.batch(shape, 5);
+        x[17] = Float.NaN;
+        return x;
+    }
+
+    @Test
+    void nonFiniteBatchThrowsAndLeavesEverythingUntouched() {
+        BatchNorm2d bn = new BatchNorm2d(6);
+        float[] y = new float[(int) NCHW.elementCount()];
+        bn.forward(NCHW, BatchNormLayerTest.batch(NCHW, 1), y);
+        float[] mean = bn.runningMean().clone();
+        float[] var = bn.runningVar().clone();
+        java.util.Arrays.fill(y, 42f);
+        Throwable t = assertThrows(NonFiniteBatchException.class, () -> bn.forward(NCHW, batchWithNaN(NCHW), y));
+        assertTrue(t.getMessage().contains("not finite in channel 0"), t.getMessage());
+        assertArrayEquals(mean, bn.runningMean());
+        assertArrayEquals(var, bn.runningVar());
+        assertEquals(1, bn.numBatchesTracked());
+        for (float v : y) {
+            assertEquals(42f, v);
+        }
+    }
+
+    @Test
+    void skipPolicyNormalizesButNeverPoisonsRunningStatistics() {
+        BatchNorm2d bn = new BatchNorm2d(6);
+        bn.setNonFinitePolicy(NonFinitePolicy.SKIP_UPDATE);
+        float[] y = new float[(int) NCHW.elementCount()];
+        bn.forward(NCHW, BatchNormLayerTest.batch(NCHW, 1), y);
+        float[] mean = bn.runningMean().clone();
+        float[] var = bn.runningVar().clone();
+        bn.forward(NCHW, batchWithNaN(NCHW), y);
+        assertArrayEquals(mean, bn.runningMean());
+        assertArrayEquals(var, bn.runningVar());
+        assertEquals(1, bn.numBatchesTracked());
+        assertEquals(1, bn.skippedBatches());
+        assertTrue(Float.isNaN(y[0]), "channel 0 carries the NaN");
+        assertTrue(Float.isFinite(y[(int) NCHW.index(0, 1, 0)]), "channel 1 is clean");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void hugeMagnitudesGiveCorrectFiniteResults(Implementation impl) {
+        BatchNorm bn = BatchNorm.of(impl);
+        for (Layout layout : Layout.values()) {
+            for (double scale : new double[] {1e18, 1e25, 1e36}) {
+                TensorShape shape = NCHW.withLayout(layout);
+                SplittableRandom r = new SplittableRandom((long) Math.log10(scale));
+                float[] x = new float[(int) shape.elementCount()];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) (scale * (1 + DataFamily.gaussian(r)));
+                }
+                ChannelStatistics s = new ChannelStatistics(6);
+                float[] y = new float[x.length];
+                bn.forwardTraining(shape, x, 0, y, 0, null, null, 1e-5f, Activation.IDENTITY, s, null, null);
+                Oracle.Statistics o = Oracle.statistics(shape, x, 0);
+                double[] expected = Oracle.normalize(shape, x, 0, o.mean(), o.variance(), null, null, 1e-5, false);
+                for (int c = 0; c < 6; c++) {
+                    assertEquals(o.mean()[c], s.mean(c), 1e-6 * Math.abs(o.mean()[c]), impl + " " + layout + " mean " + scale);
+                    assertEquals(o.variance()[c], s.variance(c), 1e-5 * o.variance()[c], impl + " " + layout + " var " + scale);
+                }
+                for (int i = 0; i < x.length; i++) {
+                    assertEquals(expected[i], y[i], 1e-5 * (1 + Math.abs(expected[i])), impl + " " + layout + " y " + scale);
+                }
+            }
+        }
+    }
+
+    @Test
+    void valuesBeyondFloatRangeAreAClearError() {
+        TensorShape shape = TensorShape.nc(4, 1);
+        // The mean is -1.65e38, so the first value lies 4.95e38 from it: more than a float holds.
+        float[] x = {3.3e38f, -3.3e38f, -3.3e38f, -3.3e38f};
+        float[] y = {1, 2, 3, 4};
+        Throwable t = assertThrows(IllegalArgumentException.class, () -> BatchNorm.get().forwardTraining(shape, x, 0, y, 0,
+                null, null, 1e-5f, Activation.IDENTITY, null, null, null));
+        assertTrue(t.getMessage().contains("beyond float's range"), t.getMessage());
+        assertArrayEquals(new float[] {1, 2, 3, 4}, y);
+        // Statistics alone are still exact, in double.
+        ChannelStatistics s = new ChannelStatistics(1);
+        BatchNorm.get().statistics(shape, x, 0, s);
+        Oracle.Statistics o = Oracle.statistics(shape, x, 0);
+        assertEquals(o.mean()[0], s.mean(0), 1e-12 * Math.abs(o.mean()[0]));
+        assertEquals(o.variance()[0], s.variance(0), 1e-12 * o.variance()[0]);
+        // x = mean + 3 sigma-ish in float range is fine: +-3e38 around 0 normalizes to +-1.
+        float[] fine = {3e38f, -3e38f, 3e38f, -3e38f};
+        BatchNorm.get().forwardTraining(shape, fine, 0, y, 0, null, null, 1e-5f, Activation.IDENTITY, null, null, null);
+        assertArrayEquals(new float[] {1, -1, 1, -1}, y, 1e-6f);
+    }
+
+    @Test
+    void evalForwardFromEightThreadsIsIdenticalAndAllocatesNothing() throws Exception {
+        BatchNorm2d bn = new BatchNorm2d(6);
+        float[] y0 = new float[(int) NCHW.elementCount()];
+        bn.forward(NCHW, BatchNormLayerTest.batch(NCHW, 3), y0);
+        bn.eval();
+        float[] x = BatchNormLayerTest.batch(NCHW, 4);
+        float[] expected = new float[x.length];
+        bn.forward(NCHW, x, expected);
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long[] allocated = new long[8];
+        boolean[] same = new boolean[8];
+        Thread[] threads = new Thread[8];
+        for (int t = 0; t < 8; t++) {
+            int id = t;
+            threads[t] = new Thread(() -> {
+                float[] y = new float[x.length];
+                for (int i = 0; i < 20_000; i++) {
+                    bn.forward(NCHW, x, y);   // warm up: compiled code, per-thread workspace in place
+                }
+                long before = mx.getCurrentThreadAllocatedBytes();
+                boolean ok = true;
+                for (int i = 0; i < 2_000; i++) {
+                    bn.forward(NCHW, x, y);
+                    ok &= java.util.Arrays.equals(y, expected);
+                }
+                allocated[id] = mx.getCurrentThreadAllocatedBytes() - before;
+                same[id] = ok;
+            });
+            threads[t].start();
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        for (int t = 0; t < 8; t++) {
+            assertTrue(same[t], "thread " + t + " saw a different result");
+            // 2,000 calls: a single allocation per call would show as tens of kilobytes.
+            assertTrue(allocated[t] < 2_000, "thread " + t + " allocated " + allocated[t] + " bytes in 2,000 calls");
+        }
+    }
+
+    @Test
+    void concurrentTrainingIsDetected() throws Exception {
+        BatchNorm2d bn = new BatchNorm2d(6);
+        TensorShape shape = TensorShape.nchw(16, 6, 32, 32);
+        float[] x = BatchNormLayerTest.batch(shape, 8);
+        AtomicInteger done = new AtomicInteger();
+        AtomicInteger detected = new AtomicInteger();
+        AtomicInteger other = new AtomicInteger();
+        int rounds = 200;
+        CyclicBarrier barrier = new CyclicBarrier(2);
+        Runnable trainer = () -> {
+            float[] y = new float[x.length];
+            for (int i = 0; i < rounds; i++) {
+                try {
+                    barrier.await();
+                    bn.forward(shape, x, y);
+                    done.incrementAndGet();
+                } catch (IllegalStateException e) {
+                    if (e.getMessage().contains("from one thread at a time")) {
+                        detected.incrementAndGet();
+                    } else {
+                        other.incrementAndGet();
+                    }
+                } catch (Exception e) {
+                    other.incrementAndGet();
+                }
+            }
+        };
+        Thread a = new Thread(trainer);
+        Thread b = new Thread(trainer);
+        a.start();
+        b.start();
+        a.join();
+        b.join();
+        assertEquals(0, other.get());
+        assertEquals(2 * rounds, done.get() + detected.get());
+        assertTrue(detected.get() > 0, "two threads started together 200 times never overlapped");
+        assertEquals(done.get(), bn.numBatchesTracked(), "every call that was not refused updated once");
+    }
+
+    @Test
+    void nativeMemoryIsNotKeptAliveAfterTheArenaCloses() throws Exception {
+        WeakReference<Arena> ref = useAutoArena();
+        for (int i = 0; i < 50 && ref.get() != null; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertTrue(ref.get() == null, "the library still references the arena of a finished call");
+        // A closed arena's segment is refused, and the output stays as it was.
+        Arena arena = Arena.ofConfined();
+        MemorySegment x = arena.allocate(NCHW.elementCount() * 4);
+        arena.close();
+        float[] y = new float[(int) NCHW.elementCount()];
+        MemorySegment out = MemorySegment.ofArray(y);
+        assertThrows(IllegalStateException.class, () -> BatchNorm.get().forwardTraining(NCHW, x, out, null, null, 1e-5f,
+                Activation.IDENTITY, null, null, null));
+    }
+
+    private static WeakReference<Arena> useAutoArena() {
+        Arena arena = Arena.ofAuto();
+        MemorySegment x = arena.allocate(NCHW.elementCount() * 4);
+        MemorySegment y = arena.allocate(NCHW.elementCount() * 4);
+        BatchNorm.get().forwardTraining(NCHW, x, y, null, null, 1e-5f, Activation.IDENTITY, new ChannelStatistics(6), null, null);
+        BatchNorm.get().backward(NCHW, x, y, null, y, null, new float[6], new float[6], true, Activation.IDENTITY, null, null);
+        return new WeakReference<>(arena);
+    }
+
+    @Test
+    void segmentsConfinedToAnotherThreadAreRefused() throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment x = arena.allocate(NCHW.elementCount() * 4);
+            Throwable[] thrown = new Throwable[1];
+            Thread t = new Thread(() -> {
+                try {
+                    BatchNorm.get().statistics(NCHW, x, new ChannelStatistics(6));
+                } catch (Throwable e) {
+                    thrown[0] = e;
+                }
+            });
+            t.start();
+            t.join();
+            assertTrue(thrown[0] instanceof IllegalStateException && thrown[0].getMessage().contains("confined"),
+                    String.valueOf(thrown[0]));
+        }
+    }
+
+    @Test
+    void optionsRejectMomentumOutsideTheUnitInterval() {
+        assertThrows(IllegalArgumentException.class, () -> BatchNormOptions.defaults().withMomentum(1.5f));
+        assertThrows(IllegalArgumentException.class, () -> BatchNormOptions.defaults().withMomentum(Float.NaN));
+        assertThrows(IllegalArgumentException.class, () -> BatchNormOptions.defaults().withEps(0f));
+    }
+}
