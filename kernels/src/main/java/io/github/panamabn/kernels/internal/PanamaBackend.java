@@ -27,9 +27,11 @@ public final class PanamaBackend implements KernelBackend {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /** Rows of a channels-last tensor reduced together: four accumulators of BLOCK rows each. */
     private static final int ROW_BLOCK = 4 * BLOCK;
-    // Scratch: four accumulators' means [0, 4L) and M2s [4L, 8L); one more accumulator [8L, 10L).
+    // Scratch: four accumulators' means [0, 4L) and M2s [4L, 8L); one more accumulator [8L, 10L);
+    // the pivot of each lane [10L, 11L).
     private static final int SINGLE = 8 * LANES;
-    private static final int SCRATCH = 10 * LANES;
+    private static final int PIVOT = 10 * LANES;
+    private static final int SCRATCH = 11 * LANES;
 
     /** The vector width in bits this backend runs at. */
     public static int vectorBitSize() {
@@ -86,13 +88,14 @@ public final class PanamaBackend implements KernelBackend {
         for (int c = 0; c < channels; c++) {
             long count = 0;
             float pivot = Memory.get(xa, xs, xOffset + c * spatial);
+            Arrays.fill(acc, PIVOT, PIVOT + LANES, pivot);
             int kBank = 0;
             int kSingle = 0;
             for (long n = 0; n < shape.batch(); n++) {
                 long base = xOffset + (n * channels + c) * spatial;
                 for (long g = 0; g < groups; ) {
                     int steps = (int) Math.min(BLOCK - kBank, groups - g);
-                    bankSteps(xa, xs, base + g * 4L * LANES, steps, kBank, pivot, acc);
+                    welfordSteps(xa, xs, base + g * 4L * LANES, LANES, steps, kBank, acc);
                     kBank += steps;
                     g += steps;
                     if (kBank == BLOCK) {
@@ -120,9 +123,15 @@ public final class PanamaBackend implements KernelBackend {
         }
     }
 
-    /** {@code steps} Welford updates of the four accumulators over {@code 4 * LANES * steps} contiguous floats. */
-    private static void bankSteps(float[] xa, MemorySegment xs, long at, int steps, int k, float pivot, float[] acc) {
-        FloatVector p = FloatVector.broadcast(SPECIES, pivot);
+    /**
+     * Welford updates {@code k+1} to {@code k+steps} of the four accumulators at {@code acc[0, 8L)},
+     * relative to the pivots at {@code acc[PIVOT, PIVOT+L)}: update t reads accumulator a's vector at
+     * {@code at + 4 * stride * (t - 1) + a * stride}. Contiguous groups (stride L) in channels-first
+     * memory, four rows of one channel block (stride C) in channels-last memory.
+     */
+    private static void welfordSteps(float[] xa, MemorySegment xs, long at, long stride, int steps, int k,
+                                     float[] acc) {
+        FloatVector p = FloatVector.fromArray(SPECIES, acc, PIVOT);
         FloatVector m0 = FloatVector.fromArray(SPECIES, acc, 0);
         FloatVector m1 = FloatVector.fromArray(SPECIES, acc, LANES);
         FloatVector m2 = FloatVector.fromArray(SPECIES, acc, 2 * LANES);
@@ -132,12 +141,12 @@ public final class PanamaBackend implements KernelBackend {
         FloatVector q2 = FloatVector.fromArray(SPECIES, acc, 6 * LANES);
         FloatVector q3 = FloatVector.fromArray(SPECIES, acc, 7 * LANES);
         long i = at;
-        for (int t = 1; t <= steps; t++, i += 4L * LANES) {
+        for (int t = 1; t <= steps; t++, i += 4 * stride) {
             FloatVector r = FloatVector.broadcast(SPECIES, RECIPROCAL[k + t]);
             FloatVector x0 = load(xa, xs, i).sub(p);
-            FloatVector x1 = load(xa, xs, i + LANES).sub(p);
-            FloatVector x2 = load(xa, xs, i + 2L * LANES).sub(p);
-            FloatVector x3 = load(xa, xs, i + 3L * LANES).sub(p);
+            FloatVector x1 = load(xa, xs, i + stride).sub(p);
+            FloatVector x2 = load(xa, xs, i + 2 * stride).sub(p);
+            FloatVector x3 = load(xa, xs, i + 3 * stride).sub(p);
             FloatVector d0 = x0.sub(m0);
             FloatVector d1 = x1.sub(m1);
             FloatVector d2 = x2.sub(m2);
@@ -189,14 +198,16 @@ public final class PanamaBackend implements KernelBackend {
             int k = (int) (Math.min(ROW_BLOCK, vectorRows - row) / 4);
             long first = xOffset + row * channels;
             for (int j = 0; j < vectorChannels; j += LANES) {
-                rowSteps(xa, xs, xOffset + j, first + j, k, channels, acc);
+                // Each channel's pivot is its value in the first row.
+                load(xa, xs, xOffset + j).intoArray(acc, PIVOT);
+                welfordSteps(xa, xs, first + j, channels, k, 0, acc);
                 for (int a = 0; a < 4; a++) {
                     for (int lane = 0; lane < LANES; lane++) {
-                        double pivot = Memory.get(xa, xs, xOffset + j + lane);
                         Welford.merge(mean, m2, j + lane, count + (long) a * k, k,
-                                pivot + acc[a * LANES + lane], acc[(4 + a) * LANES + lane]);
+                                (double) acc[PIVOT + lane] + acc[a * LANES + lane], acc[(4 + a) * LANES + lane]);
                     }
                 }
+                Arrays.fill(acc, 0, 8 * LANES, 0f);
             }
             // scalar tail: the last channels
             for (int c = vectorChannels; c < channels; c++) {
@@ -210,52 +221,6 @@ public final class PanamaBackend implements KernelBackend {
             Welford.accumulate(xa, xs, xOffset + vectorRows * channels + c, rows - vectorRows, channels,
                     Memory.get(xa, xs, xOffset + c), mean, m2, c, count);
         }
-    }
-
-    /**
-     * {@code k} Welford updates of four accumulators, each over every fourth of {@code 4k} rows, for the
-     * channel block starting at element {@code at}, relative to the first row's values at {@code pivotAt}.
-     * Leaves the means at {@code acc[0, 4L)} and the M2s at {@code acc[4L, 8L)}.
-     */
-    private static void rowSteps(float[] xa, MemorySegment xs, long pivotAt, long at, int k, int channels,
-                                 float[] acc) {
-        FloatVector p = load(xa, xs, pivotAt);
-        FloatVector m0 = FloatVector.zero(SPECIES);
-        FloatVector m1 = m0;
-        FloatVector m2 = m0;
-        FloatVector m3 = m0;
-        FloatVector q0 = m0;
-        FloatVector q1 = m0;
-        FloatVector q2 = m0;
-        FloatVector q3 = m0;
-        long i = at;
-        for (int t = 1; t <= k; t++, i += 4L * channels) {
-            FloatVector r = FloatVector.broadcast(SPECIES, RECIPROCAL[t]);
-            FloatVector x0 = load(xa, xs, i).sub(p);
-            FloatVector x1 = load(xa, xs, i + channels).sub(p);
-            FloatVector x2 = load(xa, xs, i + 2L * channels).sub(p);
-            FloatVector x3 = load(xa, xs, i + 3L * channels).sub(p);
-            FloatVector d0 = x0.sub(m0);
-            FloatVector d1 = x1.sub(m1);
-            FloatVector d2 = x2.sub(m2);
-            FloatVector d3 = x3.sub(m3);
-            m0 = d0.fma(r, m0);
-            m1 = d1.fma(r, m1);
-            m2 = d2.fma(r, m2);
-            m3 = d3.fma(r, m3);
-            q0 = d0.fma(x0.sub(m0), q0);
-            q1 = d1.fma(x1.sub(m1), q1);
-            q2 = d2.fma(x2.sub(m2), q2);
-            q3 = d3.fma(x3.sub(m3), q3);
-        }
-        m0.intoArray(acc, 0);
-        m1.intoArray(acc, LANES);
-        m2.intoArray(acc, 2 * LANES);
-        m3.intoArray(acc, 3 * LANES);
-        q0.intoArray(acc, 4 * LANES);
-        q1.intoArray(acc, 5 * LANES);
-        q2.intoArray(acc, 6 * LANES);
-        q3.intoArray(acc, 7 * LANES);
     }
 
     @Override
