@@ -6,6 +6,9 @@ import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.Implementation;
 import io.github.panamabn.kernels.Layout;
 import io.github.panamabn.kernels.TensorShape;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -19,42 +22,60 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The forward kernels, SCALAR against PANAMA, per layout and shape, with a plain copy of the same
- * bytes as the memory-bandwidth reference. Shapes are {@code NxCxHxW} strings.
+ * Every kernel, SCALAR against PANAMA, per layout, storage ({@code float[]} or native segment) and
+ * shape ({@code NxCxHxW} strings, real layers and a tail-hostile one). Outputs are preallocated; setup
+ * is per trial. {@link MemoryBandwidthBenchmark} measures the machine's limit on the same shapes.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xms2g", "-Xmx2g", "-XX:+AlwaysPreTouch"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xms3g", "-Xmx3g", "-XX:+AlwaysPreTouch"})
 public class KernelBenchmark {
+    /** The shapes of the suite: ResNet-50 layers (in and beyond L3), BatchNorm1d, and a tail-hostile one. */
+    public static final String[] SHAPES = {
+        "32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13"};
+
     @Param({"SCALAR", "PANAMA"})
     public Implementation implementation;
 
     @Param({"NCHW", "NHWC"})
     public String layout;
 
-    @Param({"32x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024x1x1", "7x61x13x13"})
+    @Param({"ARRAY", "NATIVE"})
+    public String storage;
+
+    @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13"})
     public String shape;
 
-    private BatchNorm bn;
-    private TensorShape tensor;
-    private float[] x;
-    private float[] y;
-    private float[] gamma;
-    private float[] beta;
-    private float[] mean;
-    private float[] var;
-    private float[] saveMean;
-    private float[] saveInvStd;
-    private ChannelStatistics stats;
+    BatchNorm bn;
+    TensorShape tensor;
+    float[] x;
+    float[] y;
+    float[] dy;
+    float[] dx;
+    MemorySegment xs;
+    MemorySegment ys;
+    MemorySegment dys;
+    MemorySegment dxs;
+    float[] gamma;
+    float[] beta;
+    float[] mean;
+    float[] var;
+    float[] saveMean;
+    float[] saveInvStd;
+    float[] dgamma;
+    float[] dbeta;
+    ChannelStatistics stats;
+    private Arena arena;
 
-    /** Parses {@code NxCxHxW} into a shape of the benchmark's layout. */
-    static TensorShape parse(String shape, String layout) {
+    /** Parses {@code NxCxHxW...} into a shape of the given layout name (NCHW or NHWC). */
+    public static TensorShape parse(String shape, String layout) {
         String[] d = shape.split("x");
         long[] spatial = new long[d.length - 2];
         for (int i = 0; i < spatial.length; i++) {
@@ -69,11 +90,15 @@ public class KernelBenchmark {
         bn = BatchNorm.of(implementation);
         tensor = parse(shape, layout);
         int channels = tensor.channels();
-        x = new float[Math.toIntExact(tensor.elementCount())];
-        y = new float[x.length];
+        int n = Math.toIntExact(tensor.elementCount());
+        x = new float[n];
+        y = new float[n];
+        dy = new float[n];
+        dx = new float[n];
         SplittableRandom r = new SplittableRandom(42);
-        for (int i = 0; i < x.length; i++) {
+        for (int i = 0; i < n; i++) {
             x[i] = (float) (r.nextDouble() * 4 - 1);
+            dy[i] = (float) (r.nextDouble() - 0.5);
         }
         gamma = new float[channels];
         beta = new float[channels];
@@ -81,34 +106,89 @@ public class KernelBenchmark {
         var = new float[channels];
         saveMean = new float[channels];
         saveInvStd = new float[channels];
+        dgamma = new float[channels];
+        dbeta = new float[channels];
         java.util.Arrays.fill(gamma, 1.5f);
         java.util.Arrays.fill(var, 2f);
+        java.util.Arrays.fill(saveInvStd, 0.7f);
         stats = new ChannelStatistics(channels);
-        System.out.println("# kernels: " + bn.implementation());
+        if (storage.equals("NATIVE")) {
+            arena = Arena.ofShared();
+            xs = copy(x);
+            ys = arena.allocate((long) n * Float.BYTES, 64);
+            dys = copy(dy);
+            dxs = arena.allocate((long) n * Float.BYTES, 64);
+        }
+        System.out.println("# kernels: " + bn.implementation() + ", " + tensor + ", " + storage);
+    }
+
+    private MemorySegment copy(float[] a) {
+        MemorySegment s = arena.allocate((long) a.length * Float.BYTES, 64);
+        MemorySegment.copy(a, 0, s, ValueLayout.JAVA_FLOAT, 0, a.length);
+        return s;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (arena != null) {
+            arena.close();
+            arena = null;
+        }
+    }
+
+    private boolean nativeStorage() {
+        return xs != null;
     }
 
     @Benchmark
     public ChannelStatistics statistics() {
-        bn.statistics(tensor, x, 0, stats);
+        if (nativeStorage()) {
+            bn.statistics(tensor, xs, stats);
+        } else {
+            bn.statistics(tensor, x, 0, stats);
+        }
         return stats;
     }
 
     @Benchmark
-    public float[] forwardTraining() {
-        bn.forwardTraining(tensor, x, 0, y, 0, gamma, beta, 1e-5f, Activation.IDENTITY, stats, saveMean, saveInvStd);
-        return y;
+    public ChannelStatistics forwardTraining() {
+        if (nativeStorage()) {
+            bn.forwardTraining(tensor, xs, ys, gamma, beta, 1e-5f, Activation.IDENTITY, stats, saveMean, saveInvStd);
+        } else {
+            bn.forwardTraining(tensor, x, 0, y, 0, gamma, beta, 1e-5f, Activation.IDENTITY, stats, saveMean, saveInvStd);
+        }
+        return stats;
     }
 
     @Benchmark
     public float[] forwardInference() {
-        bn.forwardInference(tensor, x, 0, y, 0, mean, var, gamma, beta, 1e-5f, Activation.IDENTITY);
-        return y;
+        if (nativeStorage()) {
+            bn.forwardInference(tensor, xs, ys, mean, var, gamma, beta, 1e-5f, Activation.IDENTITY);
+        } else {
+            bn.forwardInference(tensor, x, 0, y, 0, mean, var, gamma, beta, 1e-5f, Activation.IDENTITY);
+        }
+        return saveMean;
     }
 
-    /** Reads x and writes y once: the memory traffic of inference, at the machine's copy bandwidth. */
+    /** Backward in training mode (batch statistics): the two sums, then dx, with dgamma and dbeta. */
     @Benchmark
-    public float[] copyReference() {
-        System.arraycopy(x, 0, y, 0, x.length);
-        return y;
+    public float[] backward() {
+        if (nativeStorage()) {
+            bn.backward(tensor, xs, dys, null, dxs, gamma, saveMean, saveInvStd, true, Activation.IDENTITY, dgamma, dbeta);
+        } else {
+            bn.backward(tensor, x, 0, dy, 0, null, 0, dx, 0, gamma, saveMean, saveInvStd, true, Activation.IDENTITY,
+                    dgamma, dbeta);
+        }
+        return dgamma;
+    }
+
+    /** The output of the last forward, as floats (for tests comparing implementations). */
+    float[] output() {
+        return nativeStorage() ? ys.toArray(ValueLayout.JAVA_FLOAT) : y.clone();
+    }
+
+    /** The input gradient of the last backward, as floats. */
+    float[] inputGradient() {
+        return nativeStorage() ? dxs.toArray(ValueLayout.JAVA_FLOAT) : dx.clone();
     }
 }

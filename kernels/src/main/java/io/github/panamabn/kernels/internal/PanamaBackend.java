@@ -385,7 +385,7 @@ public final class PanamaBackend implements KernelBackend {
             long first = row * channels;
             for (int j = 0; j < vectorChannels; j += LANES) {
                 rowSums(dya, dys, dyOffset + first + j, xa, xs, xOffset + first + j, ya, ys, yOffset + first + j,
-                        blockRows, channels, FloatVector.fromArray(SPECIES, center, j), acc);
+                        blockRows, channels, center, j, acc);
                 for (int lane = 0; lane < LANES; lane++) {
                     sumDy[j + lane] += acc[lane];
                     sumDyXc[j + lane] += acc[LANES + lane];
@@ -406,8 +406,10 @@ public final class PanamaBackend implements KernelBackend {
 
     /** Sums of one channel block over {@code rows} rows (a multiple of 4) into {@code acc[0, 2L)}. */
     private static void rowSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
-                                float[] ya, MemorySegment ys, long yAt, long rows, int channels, FloatVector m,
+                                float[] ya, MemorySegment ys, long yAt, long rows, int channels, float[] center, int j,
                                 float[] acc) {
+        // Vectors stay inside one method: one passed as an argument is boxed when the call is not inlined.
+        FloatVector m = FloatVector.fromArray(SPECIES, center, j);
         FloatVector a0 = FloatVector.zero(SPECIES);
         FloatVector a1 = a0;
         FloatVector a2 = a0;

@@ -1,0 +1,35 @@
+package io.github.panamabn.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Collection;
+import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/** The whole suite in smoke mode (in process, one short iteration, the small shape), so it cannot rot. */
+class BenchmarkSmokeTest {
+
+    @Test
+    void everyBenchmarkRuns() throws Exception {
+        Options options = new OptionsBuilder()
+                .include("io.github.panamabn.bench.(KernelBenchmark|MemoryBandwidthBenchmark)")
+                .param("shape", "7x61x13x13")
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(20))
+                .shouldFailOnError(true)
+                .build();
+        Collection<RunResult> results = new Runner(options).run();
+        // 4 kernels x 2 implementations x 2 layouts x 2 storages, plus copy and sum
+        assertEquals(4 * 2 * 2 * 2 + 2, results.size());
+        for (RunResult r : results) {
+            assertTrue(r.getPrimaryResult().getScore() > 0, r.getParams().getBenchmark());
+        }
+    }
+}
