@@ -25,7 +25,8 @@ import java.lang.foreign.MemorySegment;
  * <p>Numerics: statistics run Welford's update in float on {@code x - pivot} (the channel's first
  * element) over blocks of at most 64 updates per accumulator, merged in double with Chan et al.'s
  * formula; normalization is {@code y = (x - mean[c]) * scale[c] + beta[c]} with one float rounding
- * for the multiply-add and {@code scale = gamma / sqrt(var + eps)} computed in double once per call
+ * for the multiply-add (the double mean split in a float part subtracted from x and a rest folded into
+ * the shift) and {@code scale = gamma / sqrt(var + eps)} computed in double once per call
  * and channel. A constant channel has variance exactly 0 and comes out as exactly beta.
  */
 public final class BatchNorm {
@@ -399,10 +400,18 @@ public final class BatchNorm {
         }
     }
 
+    /**
+     * Center, scale and shift of channel c. The mean is split into its float part, subtracted from x
+     * exactly (or nearly: x is close to it), and the rest, folded into the shift; so a large mean
+     * offset costs no accuracy in the output, and a constant channel still comes out as exactly beta.
+     */
     private static void setAffine(Workspace ws, int c, double mean, double invStd, float[] gamma, float[] beta) {
-        ws.center[c] = (float) mean;
-        ws.scale[c] = (float) (gamma == null ? invStd : gamma[c] * invStd);
-        ws.shift[c] = beta == null ? 0f : beta[c];
+        float center = (float) mean;
+        double scale = gamma == null ? invStd : gamma[c] * invStd;
+        double rest = mean - center;
+        ws.center[c] = center;
+        ws.scale[c] = (float) scale;
+        ws.shift[c] = (float) ((beta == null ? 0 : beta[c]) - rest * scale);
     }
 
     private static float floor(Activation activation) {

@@ -19,10 +19,12 @@ import io.github.panamabn.kernels.internal.Welford;
  * mean offset no longer enters. A naive float {@code E[x^2] - E[x]^2}, a float Welford over a whole
  * channel, or a single lost element break these bounds; {@code ToleranceCanFailTest} shows it.
  *
- * <p>Normalization {@code y = fma(x - mean, scale, beta)} in float: the roundings of the float mean,
- * of the subtraction, of scale and of the FMA, plus the statistics' errors carried through, per element:
+ * <p>Normalization {@code y = fma(x - hi, scale, beta - lo * scale)} in float, with the mean split into
+ * its float part hi and the rest lo (given statistics are floats already, lo = 0): the roundings of
+ * the subtraction, of scale, of the shift and of the FMA, plus the statistics' errors carried through,
+ * per element; no term grows with the mean's offset:
  * <pre>
- *   |y - y*| &lt;= 2u (|mean scale| + 2 |(x - mean) scale| + |y*|) + |scale| tolMean
+ *   |y - y*| &lt;= 2u (2 |(x - mean) scale| + |y*|) + |scale| tolMean
  *               + |y* - beta| tolVar / (2 (var + eps)) + MIN
  * </pre>
  */
@@ -77,7 +79,7 @@ public final class Tolerance {
      */
     public static double normalized(double x, double expected, double mean, double scale, double beta,
                                      double meanTol, double varTol, double varPlusEps) {
-        return 2 * U * (Math.abs(mean * scale) + 2 * Math.abs((x - mean) * scale) + Math.abs(expected))
+        return 2 * U * (2 * Math.abs((x - mean) * scale) + Math.abs(expected))
                 + Math.abs(scale) * meanTol
                 + Math.abs(expected - beta) * varTol / (2 * varPlusEps)
                 + Float.MIN_VALUE;
