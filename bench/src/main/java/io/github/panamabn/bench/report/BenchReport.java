@@ -59,12 +59,28 @@ public final class BenchReport {
         List<Row> rows = read(Path.of(args[0]));
         Path out = Path.of(args[1]);
         Files.createDirectories(out);
-        String machine = args.length > 2 ? args[2] : "";
+        String machine = args.length > 2 ? args[2] : machine();
         String table = table(rows);
         Files.writeString(out.resolve("benchmarks.md"), "Run on " + LocalDate.now() + (machine.isEmpty() ? "" : ", " + machine)
                 + ". Times in ms (mean ± JMH 99.9% error).\n\n" + table + "\n![speed-ups](benchmarks.png)\n");
         chart(rows, out.resolve("benchmarks.png"));
         System.out.println(table);
+    }
+
+    /** CPU model, cores and JDK of this machine, for the report's heading. */
+    static String machine() {
+        String cpu = "unknown CPU";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: keep the default
+        }
+        return cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores, JDK " + Runtime.version();
     }
 
     static List<Row> read(Path csv) throws IOException {
@@ -139,7 +155,10 @@ public final class BenchReport {
     }
 
     private static String ms(Row r) {
-        return r == null ? "–" : String.format("%.3f ± %.3f", r.score(), r.error());
+        if (r == null) {
+            return "–";
+        }
+        return Double.isNaN(r.error()) ? String.format("%.3f", r.score()) : String.format("%.3f ± %.3f", r.score(), r.error());
     }
 
     static String table(List<Row> rows) {
