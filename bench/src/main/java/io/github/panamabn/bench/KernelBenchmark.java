@@ -53,6 +53,10 @@ public class KernelBenchmark {
     @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13"})
     public String shape;
 
+    /** Threads per call ({@link BatchNorm#withThreads}); results are the same bits for any count. */
+    @Param({"1", "2"})
+    public int threads;
+
     BatchNorm bn;
     TensorShape tensor;
     float[] x;
@@ -87,7 +91,7 @@ public class KernelBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        bn = BatchNorm.of(implementation);
+        bn = BatchNorm.of(implementation).withThreads(threads);
         tensor = parse(shape, layout);
         int channels = tensor.channels();
         int n = Math.toIntExact(tensor.elementCount());
@@ -119,7 +123,7 @@ public class KernelBenchmark {
             dys = copy(dy);
             dxs = arena.allocate((long) n * Float.BYTES, 64);
         }
-        System.out.println("# kernels: " + bn.implementation() + ", " + tensor + ", " + storage);
+        System.out.println("# kernels: " + bn + ", " + tensor + ", " + storage);
     }
 
     private MemorySegment copy(float[] a) {

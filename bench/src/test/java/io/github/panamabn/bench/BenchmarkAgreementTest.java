@@ -1,5 +1,6 @@
 package io.github.panamabn.bench;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.github.panamabn.kernels.Implementation;
@@ -25,12 +26,13 @@ class BenchmarkAgreementTest {
         return b.build();
     }
 
-    static KernelBenchmark state(Implementation impl, String shape, String layout, String storage) {
+    static KernelBenchmark state(Implementation impl, String shape, String layout, String storage, int threads) {
         KernelBenchmark k = new KernelBenchmark();
         k.implementation = impl;
         k.shape = shape;
         k.layout = layout;
         k.storage = storage;
+        k.threads = threads;
         k.setUp();
         return k;
     }
@@ -38,8 +40,9 @@ class BenchmarkAgreementTest {
     @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("configurations")
     void scalarAndPanamaAgree(String shape, String layout, String storage) {
-        KernelBenchmark s = state(Implementation.SCALAR, shape, layout, storage);
-        KernelBenchmark p = state(Implementation.PANAMA, shape, layout, storage);
+        KernelBenchmark s = state(Implementation.SCALAR, shape, layout, storage, 1);
+        KernelBenchmark p = state(Implementation.PANAMA, shape, layout, storage, 1);
+        KernelBenchmark p2 = state(Implementation.PANAMA, shape, layout, storage, 2);
         try {
             Oracle.Statistics o = Oracle.statistics(s.tensor, s.x, 0);
             Tolerance.assertStatistics(o, s.statistics(), "SCALAR statistics");
@@ -56,9 +59,17 @@ class BenchmarkAgreementTest {
             assertClose(s.inputGradient(), p.inputGradient(), 1e-4, "backward dx");
             assertClose(s.dgamma, p.dgamma, 1e-4, "backward dgamma");
             assertClose(s.dbeta, p.dbeta, 1e-4, "backward dbeta");
+
+            // Two threads time the same work: the same bits.
+            p2.forwardTraining();
+            p.forwardTraining();
+            assertArrayEquals(p.output(), p2.output(), "forwardTraining on 2 threads");
+            p2.backward();
+            assertArrayEquals(p.inputGradient(), p2.inputGradient(), "backward on 2 threads");
         } finally {
             s.tearDown();
             p.tearDown();
+            p2.tearDown();
         }
     }
 

@@ -1,43 +1,51 @@
 package io.github.panamabn.kernels;
 
 import io.github.panamabn.kernels.internal.KernelBackend;
+import io.github.panamabn.kernels.internal.KernelCall;
 import io.github.panamabn.kernels.internal.KernelProvider;
-import io.github.panamabn.kernels.internal.Welford;
-import io.github.panamabn.kernels.internal.Workspace;
+import io.github.panamabn.kernels.internal.WorkerPool;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Batch-normalization kernels on {@code float} tensors: per-channel statistics, forward training and
- * forward inference, for every {@link TensorShape} (NC, NCL, NCHW, NCDHW and their channels-last
- * forms), on {@code float[]} with an offset or on {@link MemorySegment}s (heap or native, long-indexed).
+ * Batch-normalization kernels on {@code float} tensors: per-channel statistics, forward training,
+ * forward inference and backward, for every {@link TensorShape} (NC, NCL, NCHW, NCDHW and their
+ * channels-last forms), on {@code float[]} with an offset or on {@link MemorySegment}s (heap or
+ * native, long-indexed).
  *
  * <p>An instance binds one {@link Implementation}: {@link #get()} returns the one selected for this
  * JVM (PANAMA when {@code jdk.incubator.vector} is present, else SCALAR with one log line; the system
- * property {@code panamabn.kernels=scalar|panama} forces it), {@link #of} a specific one.
+ * property {@code panamabn.kernels=scalar|panama} forces it), {@link #of} a specific one. It runs each
+ * call on the calling thread, or with {@link #withThreads} on several; the result is the same bits
+ * for any thread count, because how the work is cut depends on the shape alone.
  *
  * <p>Contract of every method: arguments are validated before anything is written, and invalid ones
  * throw {@link NullPointerException}, {@link IllegalArgumentException},
  * {@link IndexOutOfBoundsException} or {@link IllegalStateException} naming the argument. The output
  * may be the input itself (same array and offset, or the same memory) for in-place operation; a
  * partial overlap is rejected. Instances are immutable and thread-safe; each call uses per-thread
- * scratch and allocates nothing once its thread has seen the channel count.
+ * scratch and allocates nothing once its thread has seen a tensor of that size. The kernels keep no
+ * reference to a tensor after a call returns.
  *
  * <p>Numerics: statistics run Welford's update in float on {@code x - pivot} (the channel's first
  * element) over blocks of at most 64 updates per accumulator, merged in double with Chan et al.'s
- * formula; normalization is {@code y = (x - mean[c]) * scale[c] + beta[c]} with one float rounding
- * for the multiply-add (the double mean split in a float part subtracted from x and a rest folded into
- * the shift) and {@code scale = gamma / sqrt(var + eps)} computed in double once per call
- * and channel. A constant channel has variance exactly 0 and comes out as exactly beta.
+ * formula; a channel whose float arithmetic overflowed, or whose variance is so small that float
+ * products may have underflowed (below 2^-100), is recomputed in double. Normalization is
+ * {@code y = (x - mean[c]) * scale[c] + beta[c]} with one float rounding for the multiply-add (the
+ * double mean split in a float part subtracted from x and a rest folded into the shift) and
+ * {@code scale = gamma / sqrt(var + eps)} computed in double once per call and channel; a channel
+ * whose values lie further from its mean than float's range is normalized in double. A constant
+ * channel has variance exactly 0 and comes out as exactly beta.
  */
 public final class BatchNorm {
-    private static final BatchNorm DEFAULT = new BatchNorm(KernelProvider.defaultBackend());
-    /** Beyond this, x - mean of a channel may overflow float, so training checks the channel exactly. */
-    private static final double MAX_CENTERED = Float.MAX_VALUE / 4;
+    private static final BatchNorm DEFAULT = new BatchNorm(KernelProvider.defaultBackend(), null);
 
     private final KernelBackend backend;
+    /** The threads beside the caller's, or null: the calling thread alone. */
+    private final WorkerPool pool;
 
-    private BatchNorm(KernelBackend backend) {
+    private BatchNorm(KernelBackend backend, WorkerPool pool) {
         this.backend = backend;
+        this.pool = pool;
     }
 
     /** The implementation selected for this JVM. */
@@ -53,7 +61,33 @@ public final class BatchNorm {
     public static BatchNorm of(Implementation implementation) {
         Checks.notNull(implementation, "implementation");
         KernelBackend b = KernelProvider.backend(implementation);
-        return b == DEFAULT.backend ? DEFAULT : new BatchNorm(b);
+        return b == DEFAULT.backend ? DEFAULT : new BatchNorm(b, null);
+    }
+
+    /**
+     * These kernels run on up to {@code threads} threads: the calling one, and {@code threads - 1}
+     * daemon workers shared by every instance of that thread count. Each call still returns only when
+     * its work is done, and gives the same bits as on one thread. Tensors under 2^17 elements, and
+     * segments confined to the calling thread, run on the calling thread alone; so does a call that
+     * finds the workers busy with another call.
+     *
+     * @param threads 1 for the calling thread alone, up to 256
+     * @throws IllegalArgumentException if {@code threads} is not in [1, 256]
+     */
+    public BatchNorm withThreads(int threads) {
+        if (threads < 1 || threads > 256) {
+            throw new IllegalArgumentException("threads must be in [1, 256], got " + threads);
+        }
+        return new BatchNorm(backend, threads == 1 ? null : WorkerPool.shared(threads));
+    }
+
+    /** The most threads a call of these kernels runs on (1: the calling thread alone). */
+    public int threads() {
+        return pool == null ? 1 : pool.threads();
+    }
+
+    private KernelCall begin(TensorShape shape) {
+        return KernelCall.begin(backend, pool, shape);
     }
 
     /** Whether an implementation can run in this JVM. */
@@ -90,25 +124,7 @@ public final class BatchNorm {
                                    ChannelStatistics out) {
         Checks.notNull(out, "out");
         Checks.statistics(out, shape.channels(), "out");
-        Workspace ws = Workspace.get(shape.channels(), backend);
-        out.count = statistics(shape, xa, xs, xOffset, out.mean, out.m2, ws);
-    }
-
-    /**
-     * The backend's statistics, with any channel whose float arithmetic overflowed (squares of
-     * deviations beyond about 1.8e19) recomputed in double.
-     *
-     * @return the element count per channel
-     */
-    private long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean,
-                            double[] m2, Workspace ws) {
-        long count = backend.statistics(shape, xa, xs, xOffset, mean, m2, ws.scratch);
-        for (int c = 0; c < shape.channels(); c++) {
-            if (!Double.isFinite(mean[c]) || !Double.isFinite(m2[c])) {
-                Welford.recomputeInDouble(shape, xa, xs, xOffset, c, mean, m2);
-            }
-        }
-        return count;
+        out.count = begin(shape).statistics(xa, xs, xOffset, out.mean, out.m2);
     }
 
     // ---------------------------------------------------------------- forward training
@@ -189,46 +205,13 @@ public final class BatchNorm {
         Checks.statistics(stats, channels, "stats");
         Checks.perChannel(saveMean, channels, "saveMean", true);
         Checks.perChannel(saveInvStd, channels, "saveInvStd", true);
-
-        Workspace ws = Workspace.get(channels, backend);
-        double[] mean = ws.mean;
-        double[] m2 = ws.m2;
-        long count;
-        if (given == null) {
-            count = statistics(shape, xa, xs, xOffset, mean, m2, ws);
-        } else {
-            count = given.count;
-            System.arraycopy(given.mean, 0, mean, 0, channels);
-            System.arraycopy(given.m2, 0, m2, 0, channels);
-        }
-        for (int c = 0; c < channels; c++) {
-            double range = Math.sqrt(m2[c] / count) + Math.abs(mean[c]);
-            if (Double.isFinite(range) && range >= MAX_CENTERED) {
-                double largest = given == null
-                        ? Welford.recomputeInDouble(shape, xa, xs, xOffset, c, mean, m2)
-                        : Welford.largestDeviation(shape, xa, xs, xOffset, c, mean[c]);
-                if (largest >= Float.MAX_VALUE) {
-                    throw new IllegalArgumentException("x: channel " + c + " has values " + largest
-                            + " away from its mean " + mean[c] + ", beyond float's range; scale the input down");
-                }
-            }
-        }
+        long n = begin(shape).forwardTraining(xa, xs, xOffset, ya, ys, yOffset,
+                given == null ? null : given.mean, given == null ? null : given.m2, given == null ? 0 : given.count,
+                gamma, beta, eps, floor(activation), stats == null ? null : stats.mean, stats == null ? null : stats.m2,
+                saveMean, saveInvStd);
         if (stats != null) {
-            System.arraycopy(mean, 0, stats.mean, 0, channels);
-            System.arraycopy(m2, 0, stats.m2, 0, channels);
-            stats.count = count;
+            stats.count = n;
         }
-        for (int c = 0; c < channels; c++) {
-            double invStd = 1 / Math.sqrt(m2[c] / count + eps);
-            setAffine(ws, c, mean[c], invStd, gamma, beta);
-            if (saveMean != null) {
-                saveMean[c] = (float) mean[c];
-            }
-            if (saveInvStd != null) {
-                saveInvStd[c] = (float) invStd;
-            }
-        }
-        backend.normalize(shape, xa, xs, xOffset, ya, ys, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
     }
 
     // ---------------------------------------------------------------- forward inference
@@ -283,11 +266,8 @@ public final class BatchNorm {
                 throw new IllegalArgumentException("var[" + c + "] must be a non-negative variance, got " + var[c]);
             }
         }
-        Workspace ws = Workspace.get(channels, backend);
-        for (int c = 0; c < channels; c++) {
-            setAffine(ws, c, mean[c], 1 / Math.sqrt((double) var[c] + eps), gamma, beta);
-        }
-        backend.normalize(shape, xa, xs, xOffset, ya, ys, yOffset, ws.center, ws.scale, ws.shift, floor(activation));
+        begin(shape).forwardInference(xa, xs, xOffset, ya, ys, yOffset, mean, var, gamma, beta, eps,
+                floor(activation));
     }
 
     // ---------------------------------------------------------------- backward
@@ -372,46 +352,8 @@ public final class BatchNorm {
         Checks.perChannel(invStd, channels, "invStd", false);
         Checks.perChannel(dgamma, channels, "dgamma", true);
         Checks.perChannel(dbeta, channels, "dbeta", true);
-        boolean writesDx = dxa != null || dxs != null;
-        Workspace ws = Workspace.get(channels, backend);
-        double[] sumDy = ws.mean;
-        double[] sumDyXc = ws.m2;
-        if (training || dgamma != null || dbeta != null) {
-            backend.gradientSums(shape, dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset, mean,
-                    sumDy, sumDyXc, ws.scratch);
-        }
-        double m = shape.perChannelCount();
-        for (int c = 0; c < channels; c++) {
-            double is = invStd[c];
-            double g = gamma == null ? 1 : gamma[c];
-            if (dbeta != null) {
-                dbeta[c] = (float) sumDy[c];
-            }
-            if (dgamma != null) {
-                dgamma[c] = (float) (sumDyXc[c] * is);
-            }
-            ws.gradScale[c] = (float) (g * is);
-            ws.centeredScale[c] = training ? (float) (-g * is * is * is * sumDyXc[c] / m) : 0f;
-            ws.gradShift[c] = training ? (float) (-g * is * sumDy[c] / m) : 0f;
-        }
-        if (writesDx) {
-            backend.gradientApply(shape, dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset, dxa, dxs, dxOffset,
-                    mean, ws.gradScale, ws.centeredScale, ws.gradShift);
-        }
-    }
-
-    /**
-     * Center, scale and shift of channel c. The mean is split into its float part, subtracted from x
-     * exactly (or nearly: x is close to it), and the rest, folded into the shift; so a large mean
-     * offset costs no accuracy in the output, and a constant channel still comes out as exactly beta.
-     */
-    private static void setAffine(Workspace ws, int c, double mean, double invStd, float[] gamma, float[] beta) {
-        float center = (float) mean;
-        double scale = gamma == null ? invStd : gamma[c] * invStd;
-        double rest = mean - center;
-        ws.center[c] = center;
-        ws.scale[c] = (float) scale;
-        ws.shift[c] = (float) ((beta == null ? 0 : beta[c]) - rest * scale);
+        begin(shape).backward(dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset, dxa, dxs, dxOffset,
+                gamma, mean, invStd, training, dgamma, dbeta);
     }
 
     private static float floor(Activation activation) {
@@ -420,6 +362,6 @@ public final class BatchNorm {
 
     @Override
     public String toString() {
-        return "BatchNorm[" + implementation() + "]";
+        return "BatchNorm[" + implementation() + (pool == null ? "" : ", " + pool.threads() + " threads") + "]";
     }
 }

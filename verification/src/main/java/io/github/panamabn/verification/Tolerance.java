@@ -1,6 +1,7 @@
 package io.github.panamabn.verification;
 
 import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.internal.Welford;
 
 /**
@@ -83,5 +84,92 @@ public final class Tolerance {
                 + Math.abs(scale) * meanTol
                 + Math.abs(expected - beta) * varTol / (2 * varPlusEps)
                 + Float.MIN_VALUE;
+    }
+
+    /**
+     * Every element of {@code y} within {@link #normalized} of the oracle's output.
+     *
+     * @param mean the statistics the kernel normalized with (the oracle's, when it computed them)
+     * @param statsUsed the oracle's statistics when the kernel computed its own (their errors carry
+     *     through), or null when the kernel was given {@code mean} and {@code var}
+     */
+    public static void assertNormalized(TensorShape shape, int offset, float[] x, float[] y, double[] mean,
+                                        double[] var, float[] gamma, float[] beta, double eps, boolean relu,
+                                        Oracle.Statistics statsUsed, String what) {
+        double[] expected = Oracle.normalize(shape, x, offset, mean, var, gamma, beta, eps, false);
+        for (long n = 0; n < shape.batch(); n++) {
+            for (int c = 0; c < shape.channels(); c++) {
+                double g = gamma == null ? 1 : gamma[c];
+                double b = beta == null ? 0 : beta[c];
+                double scale = g / Math.sqrt(var[c] + eps);
+                double meanTol = statsUsed == null ? 0 : mean(statsUsed, c);
+                double varTol = statsUsed == null ? 0 : variance(statsUsed, c);
+                for (long s = 0; s < shape.spatialSize(); s++) {
+                    int i = (int) shape.index(n, c, s);
+                    double e = expected[i];
+                    double allowed = normalized(x[offset + i], e, mean[c], scale, b, meanTol, varTol, var[c] + eps);
+                    double want = relu ? Math.max(0, e) : e;
+                    float got = y[offset + i];
+                    if (!(Math.abs(got - want) <= allowed)) {
+                        throw new AssertionError(String.format("%s: element (n=%d, c=%d, s=%d) is %.9g, oracle %.9g, "
+                                + "error %.3g, allowed %.3g", what, n, c, s, got, want, Math.abs(got - want), allowed));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Backward results against the oracle's gradients {@code o}: the sums carry float chains of at most
+     * {@link Welford#BLOCK} additions per accumulator (so {@link #CHAIN} u times the sum of magnitudes),
+     * plus the rounding of x - mean; dx carries four roundings of its three terms and, in training,
+     * the sums' errors through k2 and k3.
+     *
+     * @param mask the forward output when it fused a ReLU, else null
+     */
+    public static void assertGradients(TensorShape shape, int offset, float[] x, float[] dy, float[] gamma,
+                                       boolean training, float[] mask, float[] mean, float[] invStd,
+                                       Oracle.Gradients o, float[] dx, float[] dgamma, float[] dbeta) {
+        double m = shape.perChannelCount();
+        for (int c = 0; c < shape.channels(); c++) {
+            double sumAbsG = 0;
+            double sumAbsGXc = 0;
+            for (long n = 0; n < shape.batch(); n++) {
+                for (long s = 0; s < shape.spatialSize(); s++) {
+                    int i = (int) shape.index(n, c, s);
+                    double g = mask == null || mask[offset + i] > 0 ? dy[offset + i] : 0;
+                    sumAbsG += Math.abs(g);
+                    sumAbsGXc += Math.abs(g * (x[offset + i] - (double) mean[c]));
+                }
+            }
+            double is = invStd[c];
+            double gam = gamma == null ? 1 : gamma[c];
+            double tolS1 = CHAIN * U * sumAbsG;
+            double tolS2 = CHAIN * U * sumAbsGXc + 2 * U * Math.abs(mean[c]) * sumAbsG;
+            within("dbeta", c, dbeta[c], o.dbeta()[c], tolS1 + U * Math.abs(o.dbeta()[c]));
+            within("dgamma", c, dgamma[c], o.dgamma()[c], is * tolS2 + 2 * U * Math.abs(o.dgamma()[c]));
+            double k1 = gam * is;
+            double k2 = training ? -gam * is * is * is * o.dgamma()[c] / is / m : 0;
+            double k3 = training ? -gam * is * o.dbeta()[c] / m : 0;
+            for (long n = 0; n < shape.batch(); n++) {
+                for (long s = 0; s < shape.spatialSize(); s++) {
+                    int i = (int) shape.index(n, c, s);
+                    double g = mask == null || mask[offset + i] > 0 ? dy[offset + i] : 0;
+                    double xc = x[offset + i] - (double) mean[c];
+                    double allowed = 4 * U * (Math.abs(k1 * g) + Math.abs(k2 * xc) + Math.abs(k2 * mean[c])
+                            + Math.abs(k3))
+                            + (training ? Math.abs(gam * is * is * is / m * xc) * tolS2 + Math.abs(gam * is / m) * tolS1 : 0)
+                            + Float.MIN_VALUE;
+                    within("dx", i, dx[offset + i], o.dx()[i], allowed);
+                }
+            }
+        }
+    }
+
+    private static void within(String what, int index, float actual, double expected, double allowed) {
+        if (!(Math.abs(actual - expected) <= allowed)) {
+            throw new AssertionError(String.format("%s[%d] is %.9g, oracle %.9g, error %.3g, allowed %.3g",
+                    what, index, actual, expected, Math.abs(actual - expected), allowed));
+        }
     }
 }

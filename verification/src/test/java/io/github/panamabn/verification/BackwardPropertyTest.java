@@ -64,7 +64,8 @@ class BackwardPropertyTest {
             float[] mask = st.activation == Activation.RELU ? y : null;
             Oracle.Gradients o = Oracle.backward(shape, st.x, off, st.dy, off, mask, off, st.gamma,
                     Oracle.toDouble(mean), Oracle.toDouble(invStd), st.training);
-            assertGradients(tc, st, mask, mean, invStd, o, dx, dgamma, dbeta);
+            Tolerance.assertGradients(shape, off, st.x, st.dy, st.gamma, st.training, mask, mean, invStd, o, dx,
+                    dgamma, dbeta);
         });
     }
 
@@ -236,53 +237,5 @@ class BackwardPropertyTest {
             }
         }
         return total;
-    }
-
-    /** Kernel against oracle, with the bound of {@link Tolerance#gradients}. */
-    private static void assertGradients(TensorCase tc, Setup st, float[] mask, float[] mean, float[] invStd,
-                                        Oracle.Gradients o, float[] dx, float[] dgamma, float[] dbeta) {
-        TensorShape shape = tc.shape();
-        int off = tc.offset();
-        double m = shape.perChannelCount();
-        for (int c = 0; c < shape.channels(); c++) {
-            double sumAbsG = 0;
-            double sumAbsGXc = 0;
-            for (long n = 0; n < shape.batch(); n++) {
-                for (long s = 0; s < shape.spatialSize(); s++) {
-                    int i = (int) shape.index(n, c, s);
-                    double g = mask == null || mask[off + i] > 0 ? st.dy[off + i] : 0;
-                    sumAbsG += Math.abs(g);
-                    sumAbsGXc += Math.abs(g * (st.x[off + i] - (double) mean[c]));
-                }
-            }
-            double is = invStd[c];
-            double gam = st.gamma == null ? 1 : st.gamma[c];
-            double tolS1 = Tolerance.CHAIN * Tolerance.U * sumAbsG;
-            double tolS2 = Tolerance.CHAIN * Tolerance.U * sumAbsGXc + 2 * Tolerance.U * Math.abs(mean[c]) * sumAbsG;
-            within("dbeta", c, dbeta[c], o.dbeta()[c], tolS1 + Tolerance.U * Math.abs(o.dbeta()[c]));
-            within("dgamma", c, dgamma[c], o.dgamma()[c], is * tolS2 + 2 * Tolerance.U * Math.abs(o.dgamma()[c]));
-            double k1 = gam * is;
-            double k2 = st.training ? -gam * is * is * is * o.dgamma()[c] / is / m : 0;
-            double k3 = st.training ? -gam * is * o.dbeta()[c] / m : 0;
-            for (long n = 0; n < shape.batch(); n++) {
-                for (long s = 0; s < shape.spatialSize(); s++) {
-                    int i = (int) shape.index(n, c, s);
-                    double g = mask == null || mask[off + i] > 0 ? st.dy[off + i] : 0;
-                    double xc = st.x[off + i] - (double) mean[c];
-                    double allowed = 4 * Tolerance.U * (Math.abs(k1 * g) + Math.abs(k2 * xc) + Math.abs(k2 * mean[c])
-                            + Math.abs(k3))
-                            + (st.training ? Math.abs(gam * is * is * is / m * xc) * tolS2 + Math.abs(gam * is / m) * tolS1 : 0)
-                            + Float.MIN_VALUE;
-                    within("dx", i, dx[off + i], o.dx()[i], allowed);
-                }
-            }
-        }
-    }
-
-    private static void within(String what, int index, float actual, double expected, double allowed) {
-        if (!(Math.abs(actual - expected) <= allowed)) {
-            throw new AssertionError(String.format("%s[%d] is %.9g, oracle %.9g, error %.3g, allowed %.3g",
-                    what, index, actual, expected, Math.abs(actual - expected), allowed));
-        }
     }
 }

@@ -65,7 +65,8 @@ class ForwardPropertyTest {
                 assertEquals((float) stats.mean(c), saveMean[c], "saveMean[" + c + "]");
                 assertEquals((float) (1 / Math.sqrt(stats.variance(c) + opt.eps)), saveInvStd[c], "saveInvStd[" + c + "]");
             }
-            assertNormalized(tc, opt, x, y, o.mean(), o.variance(), o, "training");
+            Tolerance.assertNormalized(shape, tc.offset(), x, y, o.mean(), o.variance(), opt.gamma, opt.beta, opt.eps,
+                    opt.activation == Activation.RELU, o, "training");
         });
     }
 
@@ -87,7 +88,8 @@ class ForwardPropertyTest {
             float[] y = new float[x.length];
             bn.forwardInference(shape, x, tc.offset(), y, tc.offset(), mean, var, opt.gamma, opt.beta, opt.eps,
                     opt.activation);
-            assertNormalized(tc, opt, x, y, Oracle.toDouble(mean), Oracle.toDouble(var), null, "inference");
+            Tolerance.assertNormalized(shape, tc.offset(), x, y, Oracle.toDouble(mean), Oracle.toDouble(var), opt.gamma,
+                    opt.beta, opt.eps, opt.activation == Activation.RELU, null, "inference");
         });
     }
 
@@ -182,31 +184,5 @@ class ForwardPropertyTest {
         return (int) (shape.isChannelInnermost()
                 ? index % shape.channels()
                 : index / shape.spatialSize() % shape.channels());
-    }
-
-    /** Every element of {@code y} within {@link Tolerance#normalized} of the oracle's output. */
-    private static void assertNormalized(TensorCase tc, Options opt, float[] x, float[] y, double[] mean,
-                                         double[] var, Oracle.Statistics statsUsed, String what) {
-        TensorShape shape = tc.shape();
-        double[] expected = Oracle.normalize(shape, x, tc.offset(), mean, var, opt.gamma, opt.beta, opt.eps, false);
-        for (long n = 0; n < shape.batch(); n++) {
-            for (int c = 0; c < shape.channels(); c++) {
-                double scale = opt.gamma(c) / Math.sqrt(var[c] + opt.eps);
-                double meanTol = statsUsed == null ? 0 : Tolerance.mean(statsUsed, c);
-                double varTol = statsUsed == null ? 0 : Tolerance.variance(statsUsed, c);
-                for (long s = 0; s < shape.spatialSize(); s++) {
-                    int i = (int) shape.index(n, c, s);
-                    double e = expected[i];
-                    double allowed = Tolerance.normalized(x[tc.offset() + i], e, mean[c], scale, opt.beta(c),
-                            meanTol, varTol, var[c] + opt.eps);
-                    double want = opt.activation == Activation.RELU ? Math.max(0, e) : e;
-                    float got = y[tc.offset() + i];
-                    if (!(Math.abs(got - want) <= allowed)) {
-                        throw new AssertionError(String.format("%s: element (n=%d, c=%d, s=%d) is %.9g, oracle %.9g, "
-                                + "error %.3g, allowed %.3g", what, n, c, s, got, want, Math.abs(got - want), allowed));
-                    }
-                }
-            }
-        }
     }
 }

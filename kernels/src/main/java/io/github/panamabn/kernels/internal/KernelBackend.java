@@ -1,54 +1,81 @@
 package io.github.panamabn.kernels.internal;
 
 import io.github.panamabn.kernels.Implementation;
-import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The operations every kernel implementation provides. Arguments are validated by the public
- * facade before they reach a backend; a backend trusts them. A tensor is passed as an array and a
- * segment of which exactly one is non-null (see {@link Memory}), plus an offset in elements.
+ * The loops every kernel implementation provides, each over one piece of a tensor; {@link KernelCall}
+ * cuts a call into pieces and runs them, on one thread or several. Arguments are validated by the
+ * public facade before they reach a backend; a backend trusts them.
+ *
+ * <p>A tensor is passed as an array and a segment of which exactly one is non-null (see
+ * {@link Memory}), plus the element index a piece starts at. Two shapes of piece exist:
+ * <ul>
+ *   <li><em>runs</em> (channels-first memory): {@code runs} runs of {@code length} contiguous floats
+ *       of one channel, run {@code r} starting at {@code first + r * stride};</li>
+ *   <li><em>rows</em> (channels-last memory): {@code rows} consecutive rows of {@code channels}
+ *       floats, the first starting at {@code first}.</li>
+ * </ul>
+ * The ReLU output {@code y} of the gradient loops is null (both parts) when the forward had no fused
+ * ReLU; otherwise the gradient {@code g} is dy masked to 0 wherever {@code y <= 0} or y is NaN.
  */
 public interface KernelBackend {
     /** Which implementation this is. */
     Implementation implementation();
 
-    /** Floats of per-thread scratch {@link #statistics} needs. */
+    /** Floats of per-thread scratch the loops need. */
     int scratchFloats();
 
     /**
-     * Per-channel mean and M2 of x into {@code mean[0..C)} and {@code m2[0..C)} (overwritten,
-     * previous content ignored).
-     *
-     * @return the element count per channel
+     * Welford statistics of one channel's runs relative to {@code pivot} (subtracted before each
+     * update): the mean into {@code mean[slot]} and M2 into {@code m2[slot]}, overwritten.
      */
-    long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean, double[] m2,
-                    float[] scratch);
+    void runStatistics(float[] xa, MemorySegment xs, long first, long stride, long length, long runs, float pivot,
+                       double[] mean, double[] m2, int slot, float[] scratch);
 
     /**
-     * {@code y = max((x - center[c]) * scale[c] + shift[c], floor)} elementwise, with one rounding for
-     * the multiply-add; {@code floor} is 0 for a fused ReLU and negative infinity otherwise. Centering
-     * first makes a constant channel come out as exactly {@code shift}. y may be x at the same offset.
+     * Welford statistics of channels {@code [c0, c1)} over rows, channel c relative to {@code pivots[c]}:
+     * into {@code mean[slot + c]} and {@code m2[slot + c]}, overwritten.
      */
-    void normalize(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                   float[] ya, MemorySegment ys, long yOffset,
-                   float[] center, float[] scale, float[] shift, float floor);
+    void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
+                       float[] pivots, double[] mean, double[] m2, int slot, float[] scratch);
+
+    /** Whether every float of one channel's runs equals {@code value}. */
+    boolean runsEqual(float[] xa, MemorySegment xs, long first, long stride, long length, long runs, float value);
 
     /**
-     * Per channel, {@code sumDy[c] = sum(g)} and {@code sumDyXc[c] = sum(g * (x - center[c]))}, where g is
-     * dy, or dy masked to 0 wherever {@code y <= 0} (or NaN) when y is given (the gradient through a fused
-     * ReLU). Both sums in one sweep; arrays overwritten.
+     * {@code y = max((x - center) * scale + shift, floor)} over one channel's runs, with one rounding for
+     * the multiply-add; {@code floor} is 0 for a fused ReLU and negative infinity otherwise. y may be x.
      */
-    void gradientSums(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
-                      float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                      float[] center, double[] sumDy, double[] sumDyXc, float[] scratch);
+    void normalizeRuns(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys, long yFirst,
+                       long stride, long length, long runs, float center, float scale, float shift, float floor);
+
+    /** As {@link #normalizeRuns} over rows, with per-channel center, scale and shift. y may be x. */
+    void normalizeRows(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys, long yFirst,
+                       long rows, int channels, float[] center, float[] scale, float[] shift, float floor,
+                       float[] scratch);
 
     /**
-     * {@code dx = k1[c] * g + k2[c] * (x - center[c]) + k3[c]} elementwise, g as in {@link #gradientSums}.
-     * dx may be dy at the same offset.
+     * Over one channel's runs, {@code sumDy[slot] = sum(g)} and {@code sumDyXc[slot] = sum(g * (x - center))},
+     * both in one sweep, overwritten.
      */
-    void gradientApply(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
-                       float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                       float[] dxa, MemorySegment dxs, long dxOffset,
-                       float[] center, float[] k1, float[] k2, float[] k3);
+    void runGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                         float[] ya, MemorySegment ys, long yFirst, long stride, long length, long runs, float center,
+                         double[] sumDy, double[] sumDyXc, int slot, float[] scratch);
+
+    /** As {@link #runGradientSums} for channels {@code [c0, c1)} over rows, into {@code slot + c}. */
+    void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                         float[] ya, MemorySegment ys, long yFirst, long rows, int channels, int c0, int c1,
+                         float[] center, double[] sumDy, double[] sumDyXc, int slot, float[] scratch);
+
+    /** {@code dx = k1 * g + k2 * (x - center) + k3} over one channel's runs. dx may be dy. */
+    void applyGradientRuns(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                           float[] ya, MemorySegment ys, long yFirst, float[] dxa, MemorySegment dxs, long dxFirst,
+                           long stride, long length, long runs, float center, float k1, float k2, float k3);
+
+    /** As {@link #applyGradientRuns} over rows, with per-channel coefficients. dx may be dy. */
+    void applyGradientRows(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                           float[] ya, MemorySegment ys, long yFirst, float[] dxa, MemorySegment dxs, long dxFirst,
+                           long rows, int channels, float[] center, float[] k1, float[] k2, float[] k3,
+                           float[] scratch);
 }

@@ -4,7 +4,6 @@ import static io.github.panamabn.kernels.internal.Welford.BLOCK;
 import static io.github.panamabn.kernels.internal.Welford.RECIPROCAL;
 
 import io.github.panamabn.kernels.Implementation;
-import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -13,25 +12,34 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * SIMD kernels on the Vector API. Loaded only after {@link KernelProvider} has checked that the
- * module is readable, so no species is initialized where it cannot be used.
+ * SIMD loops on the Vector API. Loaded only after {@link KernelProvider} has checked that the module
+ * is readable, so no species is initialized where it cannot be used.
  *
  * <p>Statistics run Welford's update per lane in float, in four independent accumulators (the
  * update is a dependent chain of a subtract and an FMA), for at most {@link Welford#BLOCK} updates;
  * the lanes are then stored to scratch and merged into double by scalar code, so no vector ever
  * crosses a method boundary and nothing is boxed.
+ *
+ * <p>Channels-last rows whose width C is not a multiple of the lane count L end in one vector over
+ * the last L channels, overlapping the one before; reductions keep only its new lanes, and
+ * elementwise loops compute it before the row's other vectors and store it after them, so that in
+ * place the row's other vectors still read the original input. Rows narrower than a vector repeat
+ * the per-channel parameters over {@code lcm(C, L)} floats and run as one flat loop.
  */
 public final class PanamaBackend implements KernelBackend {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     static final int LANES = SPECIES.length();
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-    /** Rows of a channels-last tensor reduced together: four accumulators of BLOCK rows each. */
+    /** Rows of a channels-last piece reduced together: four accumulators of BLOCK rows each. */
     private static final int ROW_BLOCK = 4 * BLOCK;
     // Scratch: four accumulators' means [0, 4L) and M2s [4L, 8L); one more accumulator [8L, 10L);
-    // the pivot of each lane [10L, 11L).
+    // a pivot vector [10L, 11L); from [11L), four parameter arrays repeated over one period, for rows
+    // narrower than a vector (the period lcm(C, L) is at most L (L - 1) floats).
     private static final int SINGLE = 8 * LANES;
     private static final int PIVOT = 10 * LANES;
-    private static final int SCRATCH = 11 * LANES;
+    private static final int PERIOD_MAX = LANES * (LANES - 1);
+    private static final int PERIODIC = 11 * LANES;
+    private static final int SCRATCH = PERIODIC + 4 * PERIOD_MAX;
 
     /** The vector width in bits this backend runs at. */
     public static int vectorBitSize() {
@@ -62,76 +70,82 @@ public final class PanamaBackend implements KernelBackend {
         }
     }
 
-    @Override
-    public long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean, double[] m2,
-                           float[] scratch) {
-        Arrays.fill(scratch, 0, SCRATCH, 0f);
-        if (shape.isChannelInnermost()) {
-            statisticsChannelsLast(shape, xa, xs, xOffset, mean, m2, scratch);
-        } else {
-            statisticsChannelsFirst(shape, xa, xs, xOffset, mean, m2, scratch);
+    /** lcm(C, L): the period of a channels-last tensor's channel pattern in whole vectors. */
+    private static int period(int channels) {
+        int a = channels;
+        int b = LANES;
+        while (b != 0) {
+            int t = a % b;
+            a = b;
+            b = t;
         }
-        return shape.perChannelCount();
+        return channels / a * LANES;
     }
 
+    /** Repeats {@code values} over one period into {@code scratch[at ..]}. */
+    private static void repeat(float[] values, int channels, int period, float[] scratch, int at) {
+        for (int i = 0; i < period; i++) {
+            scratch[at + i] = values[i % channels];
+        }
+    }
+
+    // ---------------------------------------------------------------- statistics
+
     /**
-     * Channels-first: each channel is N contiguous runs. Groups of four vectors go to the four
-     * accumulators, a run's remaining whole vectors to one more, its last floats to the scalar helper.
+     * Groups of four vectors go to the four accumulators, a run's remaining whole vectors to one
+     * more, its last floats to the scalar helper.
      */
-    private static void statisticsChannelsFirst(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                                                double[] mean, double[] m2, float[] acc) {
-        int channels = shape.channels();
-        long spatial = shape.spatialSize();
-        long groups = spatial / (4L * LANES);
-        long singles = spatial % (4L * LANES) / LANES;
+    @Override
+    public void runStatistics(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
+                              float pivot, double[] mean, double[] m2, int slot, float[] acc) {
+        Arrays.fill(acc, 0, PIVOT, 0f);
+        Arrays.fill(acc, PIVOT, PIVOT + LANES, pivot);
+        long groups = length / (4L * LANES);
+        long singles = length % (4L * LANES) / LANES;
         long tail = groups * 4L * LANES + singles * LANES;
-        for (int c = 0; c < channels; c++) {
-            long count = 0;
-            float pivot = Memory.get(xa, xs, xOffset + c * spatial);
-            Arrays.fill(acc, PIVOT, PIVOT + LANES, pivot);
-            int kBank = 0;
-            int kSingle = 0;
-            for (long n = 0; n < shape.batch(); n++) {
-                long base = xOffset + (n * channels + c) * spatial;
-                for (long g = 0; g < groups; ) {
-                    int steps = (int) Math.min(BLOCK - kBank, groups - g);
-                    welfordSteps(xa, xs, base + g * 4L * LANES, LANES, steps, kBank, acc);
-                    kBank += steps;
-                    g += steps;
-                    if (kBank == BLOCK) {
-                        count = Welford.mergeLanes(acc, 0, 4 * LANES, kBank, pivot, mean, m2, c, count);
-                        kBank = 0;
-                    }
+        long count = 0;
+        int kBank = 0;
+        int kSingle = 0;
+        for (long r = 0; r < runs; r++) {
+            long base = first + r * stride;
+            for (long g = 0; g < groups; ) {
+                int steps = (int) Math.min(BLOCK - kBank, groups - g);
+                welfordSteps(xa, xs, base + g * 4L * LANES, LANES, steps, kBank, acc, PIVOT, acc);
+                kBank += steps;
+                g += steps;
+                if (kBank == BLOCK) {
+                    count = Welford.mergeLanes(acc, 0, 4 * LANES, kBank, pivot, mean, m2, slot, count);
+                    kBank = 0;
                 }
-                // vector tail
-                for (long v = 0; v < singles; v++) {
-                    singleStep(xa, xs, base + groups * 4L * LANES + v * LANES, ++kSingle, pivot, acc);
-                    if (kSingle == BLOCK) {
-                        count = Welford.mergeLanes(acc, SINGLE, LANES, kSingle, pivot, mean, m2, c, count);
-                        kSingle = 0;
-                    }
+            }
+            // vector tail
+            for (long v = 0; v < singles; v++) {
+                singleStep(xa, xs, base + groups * 4L * LANES + v * LANES, ++kSingle, pivot, acc);
+                if (kSingle == BLOCK) {
+                    count = Welford.mergeLanes(acc, SINGLE, LANES, kSingle, pivot, mean, m2, slot, count);
+                    kSingle = 0;
                 }
-                // scalar tail
-                count = Welford.accumulate(xa, xs, base + tail, spatial - tail, 1, pivot, mean, m2, c, count);
             }
-            if (kBank > 0) {
-                count = Welford.mergeLanes(acc, 0, 4 * LANES, kBank, pivot, mean, m2, c, count);
-            }
-            if (kSingle > 0) {
-                Welford.mergeLanes(acc, SINGLE, LANES, kSingle, pivot, mean, m2, c, count);
-            }
+            // scalar tail
+            count = Welford.accumulate(xa, xs, base + tail, length - tail, 1, pivot, mean, m2, slot, count);
+        }
+        if (kBank > 0) {
+            count = Welford.mergeLanes(acc, 0, 4 * LANES, kBank, pivot, mean, m2, slot, count);
+        }
+        if (kSingle > 0) {
+            Welford.mergeLanes(acc, SINGLE, LANES, kSingle, pivot, mean, m2, slot, count);
         }
     }
 
     /**
      * Welford updates {@code k+1} to {@code k+steps} of the four accumulators at {@code acc[0, 8L)},
-     * relative to the pivots at {@code acc[PIVOT, PIVOT+L)}: update t reads accumulator a's vector at
-     * {@code at + 4 * stride * (t - 1) + a * stride}. Contiguous groups (stride L) in channels-first
+     * relative to the pivots at {@code pivots[pivotAt, pivotAt+L)}: update t reads accumulator a's vector
+     * at {@code at + 4 * stride * (t - 1) + a * stride}. Contiguous groups (stride L) in channels-first
      * memory, four rows of one channel block (stride C) in channels-last memory.
      */
     private static void welfordSteps(float[] xa, MemorySegment xs, long at, long stride, int steps, int k,
-                                     float[] acc) {
-        FloatVector p = FloatVector.fromArray(SPECIES, acc, PIVOT);
+                                     float[] pivots, int pivotAt, float[] acc) {
+        FloatVector p = FloatVector.fromArray(SPECIES, pivots, pivotAt);
         FloatVector m0 = FloatVector.fromArray(SPECIES, acc, 0);
         FloatVector m1 = FloatVector.fromArray(SPECIES, acc, LANES);
         FloatVector m2 = FloatVector.fromArray(SPECIES, acc, 2 * LANES);
@@ -183,80 +197,114 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     /**
-     * Channels-last: lanes are channels. Rows are taken in blocks of {@link #ROW_BLOCK} (still in
-     * cache when the next channel block reads them), four rows at a time into four accumulators.
-     * The last {@code C % LANES} channels and the last {@code rows % 4} rows go to the scalar helper.
+     * Lanes are channels. Rows are taken in blocks of {@link #ROW_BLOCK} (a block of one channel
+     * vector spans few cache lines, still cached when the next vector reads their other half), four
+     * rows at a time into four accumulators. The last {@code rows % 4} rows, and all rows narrower
+     * than a vector, go to the scalar helper.
      */
-    private static void statisticsChannelsLast(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                                               double[] mean, double[] m2, float[] acc) {
-        int channels = shape.channels();
-        int vectorChannels = channels - channels % LANES;
-        long rows = shape.perChannelCount();
-        long vectorRows = rows - rows % 4;
+    @Override
+    public void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
+                              float[] pivots, double[] mean, double[] m2, int slot, float[] acc) {
+        long vectorRows = channels < LANES ? 0 : rows - rows % 4;
+        int vectorEnd = c0 + (c1 - c0) / LANES * LANES;
+        Arrays.fill(acc, 0, 8 * LANES, 0f);
         long count = 0;
         for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
             int k = (int) (Math.min(ROW_BLOCK, vectorRows - row) / 4);
-            long first = xOffset + row * channels;
-            for (int j = 0; j < vectorChannels; j += LANES) {
-                // Each channel's pivot is its value in the first row.
-                load(xa, xs, xOffset + j).intoArray(acc, PIVOT);
-                welfordSteps(xa, xs, first + j, channels, k, 0, acc);
-                for (int a = 0; a < 4; a++) {
-                    for (int lane = 0; lane < LANES; lane++) {
-                        Welford.merge(mean, m2, j + lane, count + (long) a * k, k,
-                                (double) acc[PIVOT + lane] + acc[a * LANES + lane], acc[(4 + a) * LANES + lane]);
-                    }
-                }
-                Arrays.fill(acc, 0, 8 * LANES, 0f);
+            long at = first + row * channels;
+            for (int j = c0; j < vectorEnd; j += LANES) {
+                welfordSteps(xa, xs, at + j, channels, k, 0, pivots, j, acc);
+                mergeRowLanes(acc, k, pivots, j, 0, mean, m2, slot, count);
             }
-            // scalar tail: the last channels
-            for (int c = vectorChannels; c < channels; c++) {
-                Welford.accumulate(xa, xs, first + c, 4L * k, channels, Memory.get(xa, xs, xOffset + c),
-                        mean, m2, c, count);
+            if (vectorEnd < c1) {
+                // vector tail: the last L channels; lanes before vectorEnd were counted already
+                int j = c1 - LANES;
+                welfordSteps(xa, xs, at + j, channels, k, 0, pivots, j, acc);
+                mergeRowLanes(acc, k, pivots, j, vectorEnd - j, mean, m2, slot, count);
             }
             count += 4L * k;
         }
-        // scalar tail: the last rows % 4 rows
-        for (int c = 0; c < channels; c++) {
-            Welford.accumulate(xa, xs, xOffset + vectorRows * channels + c, rows - vectorRows, channels,
-                    Memory.get(xa, xs, xOffset + c), mean, m2, c, count);
+        // scalar tail
+        if (vectorRows < rows) {
+            for (int c = c0; c < c1; c++) {
+                Welford.accumulate(xa, xs, first + vectorRows * channels + c, rows - vectorRows, channels,
+                        pivots[c], mean, m2, slot + c, count);
+            }
         }
+    }
+
+    /**
+     * Merges lanes {@code [fromLane, L)} of the four accumulators (k updates each) into channels
+     * {@code j + lane}, which hold {@code count} elements, then zeroes the accumulators. The four have
+     * equal counts, so they combine as one block of 4k (mean of the means, M2 plus k times the spread of
+     * the means); the block's Chan weights are the same for every lane.
+     */
+    private static void mergeRowLanes(float[] acc, int k, float[] pivots, int j, int fromLane,
+                                      double[] mean, double[] m2, int slot, long count) {
+        long nb = 4L * k;
+        double n = (double) count + nb;
+        double w1 = nb / n;
+        double w2 = count * (double) nb / n;
+        for (int lane = fromLane; lane < LANES; lane++) {
+            double a0 = acc[lane];
+            double a1 = acc[LANES + lane];
+            double a2 = acc[2 * LANES + lane];
+            double a3 = acc[3 * LANES + lane];
+            double mb = (a0 + a1 + a2 + a3) * 0.25;
+            double spread = (a0 - mb) * (a0 - mb) + (a1 - mb) * (a1 - mb) + (a2 - mb) * (a2 - mb)
+                    + (a3 - mb) * (a3 - mb);
+            double qb = (double) acc[4 * LANES + lane] + acc[5 * LANES + lane] + acc[6 * LANES + lane]
+                    + acc[7 * LANES + lane] + k * spread;
+            int c = slot + j + lane;
+            double blockMean = pivots[j + lane] + mb;
+            if (count == 0) {
+                mean[c] = blockMean;
+                m2[c] = qb;
+            } else {
+                double d = blockMean - mean[c];
+                mean[c] += d * w1;
+                m2[c] += qb + d * d * w2;
+            }
+        }
+        Arrays.fill(acc, 0, 8 * LANES, 0f);
     }
 
     @Override
-    public void normalize(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                          float[] ya, MemorySegment ys, long yOffset,
-                          float[] center, float[] scale, float[] shift, float floor) {
-        int channels = shape.channels();
-        if (shape.isChannelInnermost()) {
-            long rows = shape.perChannelCount();
-            int vectorChannels = channels - channels % LANES;
-            for (long row = 0; row < rows; row++) {
-                long xRow = xOffset + row * channels;
-                long yRow = yOffset + row * channels;
-                normalizeRow(xa, xs, xRow, ya, ys, yRow, vectorChannels, center, scale, shift, floor);
-                // scalar tail
-                ScalarBackend.normalizeRange(xa, xs, xRow, ya, ys, yRow, vectorChannels, channels,
-                        center, scale, shift, floor);
+    public boolean runsEqual(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
+                             float value) {
+        FloatVector v = FloatVector.broadcast(SPECIES, value);
+        for (long r = 0; r < runs; r++) {
+            long at = first + r * stride;
+            long i = 0;
+            for (; i + 4L * LANES <= length; i += 4L * LANES) {
+                boolean differs = load(xa, xs, at + i).compare(VectorOperators.NE, v)
+                        .or(load(xa, xs, at + i + LANES).compare(VectorOperators.NE, v))
+                        .or(load(xa, xs, at + i + 2L * LANES).compare(VectorOperators.NE, v))
+                        .or(load(xa, xs, at + i + 3L * LANES).compare(VectorOperators.NE, v))
+                        .anyTrue();
+                if (differs) {
+                    return false;
+                }
             }
-            return;
-        }
-        long spatial = shape.spatialSize();
-        for (long n = 0; n < shape.batch(); n++) {
-            for (int c = 0; c < channels; c++) {
-                long at = (n * channels + c) * spatial;
-                normalizeRun(xa, xs, xOffset + at, ya, ys, yOffset + at, spatial, center[c], scale[c], shift[c], floor);
+            // scalar tail
+            for (; i < length; i++) {
+                if (Memory.get(xa, xs, at + i) != value) {
+                    return false;
+                }
             }
         }
+        return true;
     }
 
-    private static void normalizeRow(float[] xa, MemorySegment xs, long xRow, float[] ya, MemorySegment ys, long yRow,
-                                     int vectorChannels, float[] center, float[] scale, float[] shift, float floor) {
-        for (int j = 0; j < vectorChannels; j += LANES) {
-            FloatVector m = FloatVector.fromArray(SPECIES, center, j);
-            FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
-            FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
-            store(load(xa, xs, xRow + j).sub(m).fma(s, b).max(floor), ya, ys, yRow + j);
+    // ---------------------------------------------------------------- normalization
+
+    @Override
+    public void normalizeRuns(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys, long yFirst,
+                              long stride, long length, long runs, float center, float scale, float shift,
+                              float floor) {
+        for (long r = 0; r < runs; r++) {
+            normalizeRun(xa, xs, xFirst + r * stride, ya, ys, yFirst + r * stride, length, center, scale, shift,
+                    floor);
         }
     }
 
@@ -284,6 +332,60 @@ public final class PanamaBackend implements KernelBackend {
         ScalarBackend.normalizeRun(xa, xs, xAt + i, ya, ys, yAt + i, len - i, center, scale, shift, floor);
     }
 
+    @Override
+    public void normalizeRows(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys, long yFirst,
+                              long rows, int channels, float[] center, float[] scale, float[] shift, float floor,
+                              float[] scratch) {
+        if (channels < LANES) {
+            normalizeNarrowRows(xa, xs, xFirst, ya, ys, yFirst, rows, channels, center, scale, shift, floor, scratch);
+            return;
+        }
+        int vectorEnd = channels - channels % LANES;
+        int last = channels - LANES;
+        for (long row = 0; row < rows; row++) {
+            long xRow = xFirst + row * channels;
+            long yRow = yFirst + row * channels;
+            // vector tail first, stored last (see the class comment)
+            FloatVector t = load(xa, xs, xRow + last).sub(FloatVector.fromArray(SPECIES, center, last))
+                    .fma(FloatVector.fromArray(SPECIES, scale, last), FloatVector.fromArray(SPECIES, shift, last))
+                    .max(floor);
+            for (int j = 0; j < vectorEnd; j += LANES) {
+                FloatVector m = FloatVector.fromArray(SPECIES, center, j);
+                FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
+                FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
+                store(load(xa, xs, xRow + j).sub(m).fma(s, b).max(floor), ya, ys, yRow + j);
+            }
+            store(t, ya, ys, yRow + last);
+        }
+    }
+
+    private static void normalizeNarrowRows(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys,
+                                            long yFirst, long rows, int channels, float[] center, float[] scale,
+                                            float[] shift, float floor, float[] scratch) {
+        int period = period(channels);
+        int pm = PERIODIC;
+        int ps = PERIODIC + PERIOD_MAX;
+        int pb = PERIODIC + 2 * PERIOD_MAX;
+        repeat(center, channels, period, scratch, pm);
+        repeat(scale, channels, period, scratch, ps);
+        repeat(shift, channels, period, scratch, pb);
+        long total = rows * channels;
+        long i = 0;
+        for (; i + period <= total; i += period) {
+            for (int v = 0; v < period; v += LANES) {
+                FloatVector m = FloatVector.fromArray(SPECIES, scratch, pm + v);
+                FloatVector s = FloatVector.fromArray(SPECIES, scratch, ps + v);
+                FloatVector b = FloatVector.fromArray(SPECIES, scratch, pb + v);
+                store(load(xa, xs, xFirst + i + v).sub(m).fma(s, b).max(floor), ya, ys, yFirst + i + v);
+            }
+        }
+        // scalar tail: the last rows, short of a period
+        for (; i < total; i += channels) {
+            ScalarBackend.normalizeRange(xa, xs, xFirst + i, ya, ys, yFirst + i, 0, channels, center, scale, shift,
+                    floor);
+        }
+    }
+
     // ---------------------------------------------------------------- backward
 
     /** dy, or dy masked to 0 where y is not above 0 when y is given (the gradient through a fused ReLU). */
@@ -295,34 +397,27 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     @Override
-    public void gradientSums(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
-                             float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                             float[] center, double[] sumDy, double[] sumDyXc, float[] scratch) {
-        int channels = shape.channels();
-        Arrays.fill(sumDy, 0, channels, 0);
-        Arrays.fill(sumDyXc, 0, channels, 0);
-        if (shape.isChannelInnermost()) {
-            gradientSumsChannelsLast(shape, dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset,
-                    center, sumDy, sumDyXc, scratch);
-            return;
-        }
-        long spatial = shape.spatialSize();
-        for (long n = 0; n < shape.batch(); n++) {
-            for (int c = 0; c < channels; c++) {
-                long at = (n * channels + c) * spatial;
-                runSums(dya, dys, dyOffset + at, xa, xs, xOffset + at, ya, ys, yOffset + at, spatial,
-                        center[c], sumDy, sumDyXc, c);
-            }
+    public void runGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                long xFirst, float[] ya, MemorySegment ys, long yFirst, long stride, long length,
+                                long runs, float center, double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
+        sumDy[slot] = 0;
+        sumDyXc[slot] = 0;
+        for (long r = 0; r < runs; r++) {
+            long at = r * stride;
+            runSums(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, length, center,
+                    sumDy, sumDyXc, slot, acc);
         }
     }
 
     /**
-     * Adds one contiguous run's sums to channel {@code c}: four float accumulators per sum for at most
-     * {@link Welford#BLOCK} steps, then into double, so no float chain grows with the run.
+     * Adds one contiguous run's sums to {@code slot}: four float accumulators per sum for at most
+     * {@link Welford#BLOCK} steps, then into double, so no float chain grows with the run. Lanes are
+     * added in a fixed order by scalar code: {@code reduceLanes} may add them in another order once
+     * compiled than before, and the result must not depend on when the JIT ran.
      */
     private static void runSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
                                 float[] ya, MemorySegment ys, long yAt, long len, float center,
-                                double[] sumDy, double[] sumDyXc, int c) {
+                                double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
         FloatVector m = FloatVector.broadcast(SPECIES, center);
         double s1 = 0;
         double s2 = 0;
@@ -352,14 +447,24 @@ public final class PanamaBackend implements KernelBackend {
                 b2 = g2.fma(load(xa, xs, xAt + i + 2L * LANES).sub(m), b2);
                 b3 = g3.fma(load(xa, xs, xAt + i + 3L * LANES).sub(m), b3);
             }
-            s1 += a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-            s2 += b0.add(b1).add(b2.add(b3)).reduceLanes(VectorOperators.ADD);
+            a0.add(a1).add(a2.add(a3)).intoArray(acc, 0);
+            b0.add(b1).add(b2.add(b3)).intoArray(acc, LANES);
+            s1 += sumLanes(acc, 0);
+            s2 += sumLanes(acc, LANES);
         }
         // vector tail
-        for (; i + LANES <= len; i += LANES) {
-            FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
-            s1 += g.reduceLanes(VectorOperators.ADD);
-            s2 += g.mul(load(xa, xs, xAt + i).sub(m)).reduceLanes(VectorOperators.ADD);
+        if (i + LANES <= len) {
+            FloatVector a = FloatVector.zero(SPECIES);
+            FloatVector b = a;
+            for (; i + LANES <= len; i += LANES) {
+                FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+                a = a.add(g);
+                b = g.fma(load(xa, xs, xAt + i).sub(m), b);
+            }
+            a.intoArray(acc, 0);
+            b.intoArray(acc, LANES);
+            s1 += sumLanes(acc, 0);
+            s2 += sumLanes(acc, LANES);
         }
         // scalar tail
         for (; i < len; i++) {
@@ -367,48 +472,68 @@ public final class PanamaBackend implements KernelBackend {
             s1 += g;
             s2 += g * (double) (Memory.get(xa, xs, xAt + i) - center);
         }
-        sumDy[c] += s1;
-        sumDyXc[c] += s2;
+        sumDy[slot] += s1;
+        sumDyXc[slot] += s2;
     }
 
-    /** Channels-last sums: lanes are channels, rows in blocks, four rows at a time, as in the statistics. */
-    private static void gradientSumsChannelsLast(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
-                                                 float[] xa, MemorySegment xs, long xOffset,
-                                                 float[] ya, MemorySegment ys, long yOffset,
-                                                 float[] center, double[] sumDy, double[] sumDyXc, float[] acc) {
-        int channels = shape.channels();
-        int vectorChannels = channels - channels % LANES;
-        long rows = shape.perChannelCount();
-        long vectorRows = rows - rows % 4;
+    private static double sumLanes(float[] acc, int from) {
+        double s = 0;
+        for (int lane = 0; lane < LANES; lane++) {
+            s += acc[from + lane];
+        }
+        return s;
+    }
+
+    /** Lanes are channels, rows in blocks, four rows at a time, as in {@link #rowStatistics}. */
+    @Override
+    public void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                long xFirst, float[] ya, MemorySegment ys, long yFirst, long rows, int channels,
+                                int c0, int c1, float[] center, double[] sumDy, double[] sumDyXc, int slot,
+                                float[] acc) {
+        for (int c = c0; c < c1; c++) {
+            sumDy[slot + c] = 0;
+            sumDyXc[slot + c] = 0;
+        }
+        long vectorRows = channels < LANES ? 0 : rows - rows % 4;
+        int vectorEnd = c0 + (c1 - c0) / LANES * LANES;
         for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
             long blockRows = Math.min(ROW_BLOCK, vectorRows - row);
-            long first = row * channels;
-            for (int j = 0; j < vectorChannels; j += LANES) {
-                rowSums(dya, dys, dyOffset + first + j, xa, xs, xOffset + first + j, ya, ys, yOffset + first + j,
+            long at = row * channels;
+            for (int j = c0; j < vectorEnd; j += LANES) {
+                rowSums(dya, dys, dyFirst + at + j, xa, xs, xFirst + at + j, ya, ys, yFirst + at + j,
                         blockRows, channels, center, j, acc);
-                for (int lane = 0; lane < LANES; lane++) {
-                    sumDy[j + lane] += acc[lane];
-                    sumDyXc[j + lane] += acc[LANES + lane];
-                }
+                addLanes(acc, j, 0, sumDy, sumDyXc, slot);
+            }
+            if (vectorEnd < c1) {
+                // vector tail: the last L channels; lanes before vectorEnd were counted already
+                int j = c1 - LANES;
+                rowSums(dya, dys, dyFirst + at + j, xa, xs, xFirst + at + j, ya, ys, yFirst + at + j,
+                        blockRows, channels, center, j, acc);
+                addLanes(acc, j, vectorEnd - j, sumDy, sumDyXc, slot);
             }
         }
-        // scalar tail: the last channels of the vector rows, then every channel of the last rows
-        for (long row = 0; row < rows; row++) {
-            int from = row < vectorRows ? vectorChannels : 0;
-            for (int c = from; c < channels; c++) {
+        // scalar tail
+        for (long row = vectorRows; row < rows; row++) {
+            for (int c = c0; c < c1; c++) {
                 long i = row * channels + c;
-                float g = ScalarBackend.gradient(Memory.get(dya, dys, dyOffset + i), ya, ys, yOffset + i);
-                sumDy[c] += g;
-                sumDyXc[c] += g * (double) (Memory.get(xa, xs, xOffset + i) - center[c]);
+                float g = ScalarBackend.gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
+                sumDy[slot + c] += g;
+                sumDyXc[slot + c] += g * (double) (Memory.get(xa, xs, xFirst + i) - center[c]);
             }
         }
     }
 
-    /** Sums of one channel block over {@code rows} rows (a multiple of 4) into {@code acc[0, 2L)}. */
+    private static void addLanes(float[] acc, int j, int fromLane, double[] sumDy, double[] sumDyXc, int slot) {
+        for (int lane = fromLane; lane < LANES; lane++) {
+            sumDy[slot + j + lane] += acc[lane];
+            sumDyXc[slot + j + lane] += acc[LANES + lane];
+        }
+    }
+
+    /** Sums of one channel vector over {@code rows} rows (a multiple of 4) into {@code acc[0, 2L)}. */
     private static void rowSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
                                 float[] ya, MemorySegment ys, long yAt, long rows, int channels, float[] center, int j,
                                 float[] acc) {
-        // Vectors stay inside one method: one passed as an argument is boxed when the call is not inlined.
         FloatVector m = FloatVector.fromArray(SPECIES, center, j);
         FloatVector a0 = FloatVector.zero(SPECIES);
         FloatVector a1 = a0;
@@ -440,54 +565,92 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     @Override
-    public void gradientApply(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
-                              float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                              float[] dxa, MemorySegment dxs, long dxOffset,
-                              float[] center, float[] k1, float[] k2, float[] k3) {
-        int channels = shape.channels();
-        if (shape.isChannelInnermost()) {
-            int vectorChannels = channels - channels % LANES;
-            long rows = shape.perChannelCount();
-            for (long row = 0; row < rows; row++) {
-                long r = row * channels;
-                for (int j = 0; j < vectorChannels; j += LANES) {
-                    long i = r + j;
-                    FloatVector g = gradient(load(dya, dys, dyOffset + i), ya, ys, yOffset + i);
-                    FloatVector xc = load(xa, xs, xOffset + i).sub(FloatVector.fromArray(SPECIES, center, j));
-                    FloatVector rest = xc.fma(FloatVector.fromArray(SPECIES, k2, j), FloatVector.fromArray(SPECIES, k3, j));
-                    store(g.fma(FloatVector.fromArray(SPECIES, k1, j), rest), dxa, dxs, dxOffset + i);
-                }
-                // scalar tail
-                for (int c = vectorChannels; c < channels; c++) {
-                    long i = r + c;
-                    ScalarBackend.applyOne(dya, dys, dyOffset + i, xa, xs, xOffset + i, ya, ys, yOffset + i,
-                            dxa, dxs, dxOffset + i, center[c], k1[c], k2[c], k3[c]);
-                }
+    public void applyGradientRuns(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                  long xFirst, float[] ya, MemorySegment ys, long yFirst, float[] dxa,
+                                  MemorySegment dxs, long dxFirst, long stride, long length, long runs, float center,
+                                  float k1, float k2, float k3) {
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector v1 = FloatVector.broadcast(SPECIES, k1);
+        FloatVector v2 = FloatVector.broadcast(SPECIES, k2);
+        FloatVector v3 = FloatVector.broadcast(SPECIES, k3);
+        for (long r = 0; r < runs; r++) {
+            long at = r * stride;
+            long i = 0;
+            for (; i + LANES <= length; i += LANES) {
+                long e = at + i;
+                FloatVector g = gradient(load(dya, dys, dyFirst + e), ya, ys, yFirst + e);
+                FloatVector rest = load(xa, xs, xFirst + e).sub(m).fma(v2, v3);
+                store(g.fma(v1, rest), dxa, dxs, dxFirst + e);
             }
+            // scalar tail
+            for (; i < length; i++) {
+                long e = at + i;
+                ScalarBackend.applyOne(dya, dys, dyFirst + e, xa, xs, xFirst + e, ya, ys, yFirst + e,
+                        dxa, dxs, dxFirst + e, center, k1, k2, k3);
+            }
+        }
+    }
+
+    @Override
+    public void applyGradientRows(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                  long xFirst, float[] ya, MemorySegment ys, long yFirst, float[] dxa,
+                                  MemorySegment dxs, long dxFirst, long rows, int channels, float[] center,
+                                  float[] k1, float[] k2, float[] k3, float[] scratch) {
+        if (channels < LANES) {
+            applyNarrowRows(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, dxa, dxs, dxFirst, rows, channels,
+                    center, k1, k2, k3, scratch);
             return;
         }
-        long spatial = shape.spatialSize();
-        for (long n = 0; n < shape.batch(); n++) {
-            for (int c = 0; c < channels; c++) {
-                long at = (n * channels + c) * spatial;
-                FloatVector m = FloatVector.broadcast(SPECIES, center[c]);
-                FloatVector v1 = FloatVector.broadcast(SPECIES, k1[c]);
-                FloatVector v2 = FloatVector.broadcast(SPECIES, k2[c]);
-                FloatVector v3 = FloatVector.broadcast(SPECIES, k3[c]);
-                long i = 0;
-                for (; i + LANES <= spatial; i += LANES) {
-                    long e = at + i;
-                    FloatVector g = gradient(load(dya, dys, dyOffset + e), ya, ys, yOffset + e);
-                    FloatVector rest = load(xa, xs, xOffset + e).sub(m).fma(v2, v3);
-                    store(g.fma(v1, rest), dxa, dxs, dxOffset + e);
-                }
-                // scalar tail
-                for (; i < spatial; i++) {
-                    long e = at + i;
-                    ScalarBackend.applyOne(dya, dys, dyOffset + e, xa, xs, xOffset + e, ya, ys, yOffset + e,
-                            dxa, dxs, dxOffset + e, center[c], k1[c], k2[c], k3[c]);
-                }
+        int vectorEnd = channels - channels % LANES;
+        int last = channels - LANES;
+        for (long row = 0; row < rows; row++) {
+            long r = row * channels;
+            // vector tail first, stored last (see the class comment)
+            FloatVector tg = gradient(load(dya, dys, dyFirst + r + last), ya, ys, yFirst + r + last);
+            FloatVector trest = load(xa, xs, xFirst + r + last).sub(FloatVector.fromArray(SPECIES, center, last))
+                    .fma(FloatVector.fromArray(SPECIES, k2, last), FloatVector.fromArray(SPECIES, k3, last));
+            FloatVector t = tg.fma(FloatVector.fromArray(SPECIES, k1, last), trest);
+            for (int j = 0; j < vectorEnd; j += LANES) {
+                long i = r + j;
+                FloatVector g = gradient(load(dya, dys, dyFirst + i), ya, ys, yFirst + i);
+                FloatVector rest = load(xa, xs, xFirst + i).sub(FloatVector.fromArray(SPECIES, center, j))
+                        .fma(FloatVector.fromArray(SPECIES, k2, j), FloatVector.fromArray(SPECIES, k3, j));
+                store(g.fma(FloatVector.fromArray(SPECIES, k1, j), rest), dxa, dxs, dxFirst + i);
             }
+            store(t, dxa, dxs, dxFirst + r + last);
+        }
+    }
+
+    private static void applyNarrowRows(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                        long xFirst, float[] ya, MemorySegment ys, long yFirst, float[] dxa,
+                                        MemorySegment dxs, long dxFirst, long rows, int channels, float[] center,
+                                        float[] k1, float[] k2, float[] k3, float[] scratch) {
+        int period = period(channels);
+        int pm = PERIODIC;
+        int p1 = PERIODIC + PERIOD_MAX;
+        int p2 = PERIODIC + 2 * PERIOD_MAX;
+        int p3 = PERIODIC + 3 * PERIOD_MAX;
+        repeat(center, channels, period, scratch, pm);
+        repeat(k1, channels, period, scratch, p1);
+        repeat(k2, channels, period, scratch, p2);
+        repeat(k3, channels, period, scratch, p3);
+        long total = rows * channels;
+        long i = 0;
+        for (; i + period <= total; i += period) {
+            for (int v = 0; v < period; v += LANES) {
+                long e = i + v;
+                FloatVector g = gradient(load(dya, dys, dyFirst + e), ya, ys, yFirst + e);
+                FloatVector rest = load(xa, xs, xFirst + e).sub(FloatVector.fromArray(SPECIES, scratch, pm + v))
+                        .fma(FloatVector.fromArray(SPECIES, scratch, p2 + v),
+                                FloatVector.fromArray(SPECIES, scratch, p3 + v));
+                store(g.fma(FloatVector.fromArray(SPECIES, scratch, p1 + v), rest), dxa, dxs, dxFirst + e);
+            }
+        }
+        // scalar tail: the last rows, short of a period
+        for (; i < total; i++) {
+            int c = (int) (i % channels);
+            ScalarBackend.applyOne(dya, dys, dyFirst + i, xa, xs, xFirst + i, ya, ys, yFirst + i, dxa, dxs,
+                    dxFirst + i, center[c], k1[c], k2[c], k3[c]);
         }
     }
 }

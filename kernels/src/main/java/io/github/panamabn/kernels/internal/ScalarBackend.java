@@ -1,10 +1,9 @@
 package io.github.panamabn.kernels.internal;
 
 import io.github.panamabn.kernels.Implementation;
-import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
 
-/** Plain-Java kernels: the reference for behaviour. Never touches {@code jdk.incubator.vector}. */
+/** Plain-Java loops: the reference for behaviour. Never touches {@code jdk.incubator.vector}. */
 public final class ScalarBackend implements KernelBackend {
     /** Rows of a channels-last tensor reduced together, so the block stays in cache across channels. */
     static final int ROW_BLOCK = 4 * Welford.BLOCK;
@@ -20,53 +19,58 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
-    public long statistics(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, double[] mean, double[] m2,
-                           float[] scratch) {
-        int channels = shape.channels();
-        if (shape.isChannelInnermost()) {
-            long rows = shape.perChannelCount();
-            long count = 0;
-            for (long row = 0; row < rows; row += ROW_BLOCK) {
-                long n = Math.min(ROW_BLOCK, rows - row);
-                for (int c = 0; c < channels; c++) {
-                    float pivot = Memory.get(xa, xs, xOffset + c);
-                    Welford.accumulate(xa, xs, xOffset + row * channels + c, n, channels, pivot, mean, m2, c, count);
-                }
-                count += n;
-            }
-            return count;
+    public void runStatistics(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
+                              float pivot, double[] mean, double[] m2, int slot, float[] scratch) {
+        long count = 0;
+        for (long r = 0; r < runs; r++) {
+            count = Welford.accumulate(xa, xs, first + r * stride, length, 1, pivot, mean, m2, slot, count);
         }
-        long spatial = shape.spatialSize();
-        for (int c = 0; c < channels; c++) {
-            long count = 0;
-            float pivot = Memory.get(xa, xs, xOffset + c * spatial);
-            for (long n = 0; n < shape.batch(); n++) {
-                count = Welford.accumulate(xa, xs, xOffset + (n * channels + c) * spatial, spatial, 1, pivot,
-                        mean, m2, c, count);
-            }
-        }
-        return shape.perChannelCount();
     }
 
     @Override
-    public void normalize(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                          float[] ya, MemorySegment ys, long yOffset,
-                          float[] center, float[] scale, float[] shift, float floor) {
-        int channels = shape.channels();
-        if (shape.isChannelInnermost()) {
-            long rows = shape.perChannelCount();
-            for (long row = 0; row < rows; row++) {
-                normalizeRange(xa, xs, xOffset + row * channels, ya, ys, yOffset + row * channels, 0, channels,
-                        center, scale, shift, floor);
+    public void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
+                              float[] pivots, double[] mean, double[] m2, int slot, float[] scratch) {
+        long count = 0;
+        for (long row = 0; row < rows; row += ROW_BLOCK) {
+            long n = Math.min(ROW_BLOCK, rows - row);
+            for (int c = c0; c < c1; c++) {
+                Welford.accumulate(xa, xs, first + row * channels + c, n, channels, pivots[c], mean, m2, slot + c,
+                        count);
             }
-            return;
+            count += n;
         }
-        long spatial = shape.spatialSize();
-        for (long n = 0; n < shape.batch(); n++) {
-            for (int c = 0; c < channels; c++) {
-                long at = (n * channels + c) * spatial;
-                normalizeRun(xa, xs, xOffset + at, ya, ys, yOffset + at, spatial, center[c], scale[c], shift[c], floor);
+    }
+
+    @Override
+    public boolean runsEqual(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
+                             float value) {
+        for (long r = 0; r < runs; r++) {
+            for (long i = first + r * stride; i < first + r * stride + length; i++) {
+                if (Memory.get(xa, xs, i) != value) {
+                    return false;
+                }
             }
+        }
+        return true;
+    }
+
+    @Override
+    public void normalizeRuns(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys, long yFirst,
+                              long stride, long length, long runs, float center, float scale, float shift,
+                              float floor) {
+        for (long r = 0; r < runs; r++) {
+            normalizeRun(xa, xs, xFirst + r * stride, ya, ys, yFirst + r * stride, length, center, scale, shift,
+                    floor);
+        }
+    }
+
+    @Override
+    public void normalizeRows(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys, long yFirst,
+                              long rows, int channels, float[] center, float[] scale, float[] shift, float floor,
+                              float[] scratch) {
+        for (long row = 0; row < rows; row++) {
+            normalizeRange(xa, xs, xFirst + row * channels, ya, ys, yFirst + row * channels, 0, channels,
+                    center, scale, shift, floor);
         }
     }
 
@@ -94,43 +98,71 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
-    public void gradientSums(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
-                             float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                             float[] center, double[] sumDy, double[] sumDyXc, float[] scratch) {
-        for (int c = 0; c < shape.channels(); c++) {
-            // Sums in double: the scalar twin favours clarity over speed here.
-            double s1 = 0;
-            double s2 = 0;
-            for (long n = 0; n < shape.batch(); n++) {
-                for (long s = 0; s < shape.spatialSize(); s++) {
-                    long i = shape.index(n, c, s);
-                    float g = gradient(Memory.get(dya, dys, dyOffset + i), ya, ys, yOffset + i);
-                    s1 += g;
-                    s2 += g * (double) (Memory.get(xa, xs, xOffset + i) - center[c]);
-                }
+    public void runGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                long xFirst, float[] ya, MemorySegment ys, long yFirst, long stride, long length,
+                                long runs, float center, double[] sumDy, double[] sumDyXc, int slot,
+                                float[] scratch) {
+        // Sums in double: the scalar twin favours clarity over speed here.
+        double s1 = 0;
+        double s2 = 0;
+        for (long r = 0; r < runs; r++) {
+            for (long i = r * stride; i < r * stride + length; i++) {
+                float g = gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
+                s1 += g;
+                s2 += g * (double) (Memory.get(xa, xs, xFirst + i) - center);
             }
-            sumDy[c] = s1;
-            sumDyXc[c] = s2;
+        }
+        sumDy[slot] = s1;
+        sumDyXc[slot] = s2;
+    }
+
+    @Override
+    public void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                long xFirst, float[] ya, MemorySegment ys, long yFirst, long rows, int channels,
+                                int c0, int c1, float[] center, double[] sumDy, double[] sumDyXc, int slot,
+                                float[] scratch) {
+        for (int c = c0; c < c1; c++) {
+            sumDy[slot + c] = 0;
+            sumDyXc[slot + c] = 0;
+        }
+        for (long row = 0; row < rows; row++) {
+            for (int c = c0; c < c1; c++) {
+                long i = row * channels + c;
+                float g = gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
+                sumDy[slot + c] += g;
+                sumDyXc[slot + c] += g * (double) (Memory.get(xa, xs, xFirst + i) - center[c]);
+            }
         }
     }
 
     @Override
-    public void gradientApply(TensorShape shape, float[] dya, MemorySegment dys, long dyOffset,
-                              float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                              float[] dxa, MemorySegment dxs, long dxOffset,
-                              float[] center, float[] k1, float[] k2, float[] k3) {
-        int channels = shape.channels();
-        long spatial = shape.spatialSize();
-        boolean innermost = shape.isChannelInnermost();
-        long total = shape.elementCount();
-        for (long i = 0; i < total; i++) {
-            int c = (int) (innermost ? i % channels : i / spatial % channels);
-            applyOne(dya, dys, dyOffset + i, xa, xs, xOffset + i, ya, ys, yOffset + i, dxa, dxs, dxOffset + i,
-                    center[c], k1[c], k2[c], k3[c]);
+    public void applyGradientRuns(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                  long xFirst, float[] ya, MemorySegment ys, long yFirst, float[] dxa,
+                                  MemorySegment dxs, long dxFirst, long stride, long length, long runs, float center,
+                                  float k1, float k2, float k3) {
+        for (long r = 0; r < runs; r++) {
+            for (long i = r * stride; i < r * stride + length; i++) {
+                applyOne(dya, dys, dyFirst + i, xa, xs, xFirst + i, ya, ys, yFirst + i, dxa, dxs, dxFirst + i,
+                        center, k1, k2, k3);
+            }
         }
     }
 
-    /** One element of {@link #gradientApply}; shared with the vector kernels' tails. */
+    @Override
+    public void applyGradientRows(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                  long xFirst, float[] ya, MemorySegment ys, long yFirst, float[] dxa,
+                                  MemorySegment dxs, long dxFirst, long rows, int channels, float[] center,
+                                  float[] k1, float[] k2, float[] k3, float[] scratch) {
+        for (long row = 0; row < rows; row++) {
+            for (int c = 0; c < channels; c++) {
+                long i = row * channels + c;
+                applyOne(dya, dys, dyFirst + i, xa, xs, xFirst + i, ya, ys, yFirst + i, dxa, dxs, dxFirst + i,
+                        center[c], k1[c], k2[c], k3[c]);
+            }
+        }
+    }
+
+    /** One element of the gradient apply; shared with the vector kernels' tails. */
     static void applyOne(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
                          float[] ya, MemorySegment ys, long yAt, float[] dxa, MemorySegment dxs, long dxAt,
                          float center, float k1, float k2, float k3) {

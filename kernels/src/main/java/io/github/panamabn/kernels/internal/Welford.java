@@ -108,14 +108,12 @@ public final class Welford {
     }
 
     /**
-     * Channel {@code c}'s mean and M2 by two passes in double, for channels whose float statistics
-     * overflowed: double squares do not overflow for any float input, so finite data get finite,
-     * correct statistics; NaN or infinite data stay non-finite.
-     *
-     * @return the largest |x - mean| of the channel
+     * Channel {@code c}'s mean and M2 by two passes in double, for channels where float arithmetic
+     * failed: double squares neither overflow nor underflow for any float input, so finite data get
+     * finite, correct statistics; NaN or infinite data stay non-finite.
      */
-    public static double recomputeInDouble(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, int c,
-                                           double[] mean, double[] m2) {
+    public static void recomputeInDouble(TensorShape shape, float[] xa, MemorySegment xs, long xOffset, int c,
+                                         double[] mean, double[] m2) {
         double sum = 0;
         for (long n = 0; n < shape.batch(); n++) {
             for (long s = 0; s < shape.spatialSize(); s++) {
@@ -132,7 +130,19 @@ public final class Welford {
         }
         mean[c] = mu;
         m2[c] = squares;
-        return largestDeviation(shape, xa, xs, xOffset, c, mu);
+    }
+
+    /**
+     * {@code y = max((x - mean) * scale + shift, floor)} in double, rounded once to float, over
+     * {@code length} contiguous elements: for channels whose deviations from the mean do not fit a float.
+     */
+    public static void normalizeInDouble(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys,
+                                         long yAt, long length, double mean, double scale, double shift,
+                                         float floor) {
+        for (long i = 0; i < length; i++) {
+            double v = (Memory.get(xa, xs, xAt + i) - mean) * scale + shift;
+            Memory.set(ya, ys, yAt + i, Math.max((float) v, floor));
+        }
     }
 
     /** The largest |x - mean| over channel {@code c}, in double. */

@@ -1,0 +1,714 @@
+package io.github.panamabn.kernels.internal;
+
+import io.github.panamabn.kernels.TensorShape;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One kernel call: its arguments, the pieces its work is cut into, and the per-channel state between
+ * its phases. Each thread has one, reused from call to call, so a call allocates nothing once its
+ * thread has seen a tensor of that size. References to the caller's tensors are dropped when the
+ * call returns.
+ *
+ * <p>Determinism: how a tensor is cut for a reduction depends on its shape alone, and partial results
+ * are merged in a fixed order, so the result is the same bits on one thread or many. Channels-first
+ * channels are cut into chunks of whole samples of at least {@link #CHUNK} floats; channels-last rows
+ * into stripes of at least {@link #STRIPE} floats, and those into blocks of channels. Elementwise
+ * work may be cut anywhere.
+ *
+ * <p>Cache: in channels-first memory a channel's statistics and its normalization (or its gradient
+ * sums and its dx) run back to back in one task, so the second pass finds the channel in cache.
+ * Channels-last memory needs every row before any channel's statistics are final, so its phases run
+ * one after the other with a merge on the calling thread between them; the second phase walks the
+ * tensor backwards, starting where the first one left the cache warm.
+ */
+public final class KernelCall implements WorkerPool.Tasks {
+    /** Channels-first: the least floats of one channel in a statistics chunk (whole samples). */
+    static final long CHUNK = 1 << 15;
+    /** Channels-last: the least floats in a stripe of rows. */
+    static final long STRIPE = 1 << 18;
+    /** Channels-last: stripes are whole multiples of this many rows (the backends' row blocks). */
+    static final long STRIPE_ROWS = 256;
+    /** Channels-last: channels per block of a stripe. */
+    static final int CHANNEL_BLOCK = 512;
+    /** Floats per elementwise task. */
+    static final long TASK = 1 << 16;
+    /** Tensors with fewer elements run on the calling thread alone: waking workers would cost more. */
+    public static final long PARALLEL_MIN = 1 << 17;
+    /** Below this variance float products may underflow: such a channel is recomputed in double. */
+    static final double TINY_VARIANCE = 0x1p-100;
+    /**
+     * A pivot at least this large proves a channel with M2 exactly 0 constant: any other element is at
+     * least 2^-74 away from it, and float Welford then adds at least 2^-149 to M2.
+     */
+    static final float PROVING_PIVOT = 0x1p-50f;
+    /** Beyond this, x - mean may overflow float, so a channel's largest deviation is checked. */
+    static final double MAX_CENTERED = Float.MAX_VALUE / 4;
+
+    private static final ThreadLocal<KernelCall> PER_THREAD = ThreadLocal.withInitial(KernelCall::new);
+
+    // What run(task) does.
+    private static final int STATISTICS = 0;
+    private static final int FORWARD = 1;
+    private static final int NORMALIZE = 2;
+    private static final int GRADIENT_SUMS = 3;
+    private static final int BACKWARD = 4;
+    private static final int APPLY = 5;
+
+    /** This thread's scratch for the backend's loops, whichever call it works for. */
+    private float[] scratch = new float[0];
+
+    private KernelBackend backend;
+    private WorkerPool pool;
+    private boolean parallel;
+    private int op;
+
+    private TensorShape shape;
+    private int channels;
+    private long spatial;
+    private long batch;
+    private long count;
+    private boolean channelsLast;
+
+    // Tensors: an array or a segment, and the element index where the tensor starts.
+    private float[] xa;
+    private MemorySegment xs;
+    private long xOffset;
+    private float[] ya;
+    private MemorySegment ys;
+    private long yOffset;
+    private float[] dya;
+    private MemorySegment dys;
+    private long dyOffset;
+    private float[] reluA;
+    private MemorySegment reluS;
+    private long reluOffset;
+    private float[] dxa;
+    private MemorySegment dxs;
+    private long dxOffset;
+
+    // Reductions: channels-first chunks, channels-last stripes and channel blocks.
+    private long samplesPerChunk;
+    private int chunks;
+    private long rowsPerStripe;
+    private int stripes;
+    private int channelBlocks;
+    // Elementwise tasks: channels-last row ranges; channels-first a grid of samples x channels x pieces.
+    private long rowsPerTask;
+    private long samplesPerTask;
+    private int channelsPerTask;
+    private int piecesPerRun;
+    private int elementTasks;
+
+    // Per channel. mean and m2 hold the gradient sums in backward.
+    private double[] mean = new double[0];
+    private double[] m2 = new double[0];
+    private double[] invStd = new double[0];
+    private double[] scaleD = new double[0];
+    private double[] shiftD = new double[0];
+    private float[] pivots = new float[0];
+    private float[] center = new float[0];
+    private float[] scale = new float[0];
+    private float[] shift = new float[0];
+    private float[] k1 = new float[0];
+    private float[] k2 = new float[0];
+    private float[] k3 = new float[0];
+    private boolean[] doublePath = new boolean[0];
+    // Partial results, one per (channel, chunk) or per (stripe, channel).
+    private double[] partA = new double[0];
+    private double[] partB = new double[0];
+
+    private float[] gamma;
+    private float[] beta;
+    private float[] invStdIn;
+    private float eps;
+    private float floor;
+    private long statCount;
+    private boolean training;
+
+    private KernelCall() {
+    }
+
+    /**
+     * This thread's call, set up for a tensor of {@code shape} on {@code backend}, run by {@code pool}'s
+     * threads or, when it is null, by the calling thread alone.
+     */
+    public static KernelCall begin(KernelBackend backend, WorkerPool pool, TensorShape shape) {
+        KernelCall call = PER_THREAD.get();
+        call.setUp(backend, pool, shape);
+        return call;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    private void setUp(KernelBackend backend, WorkerPool pool, TensorShape shape) {
+        this.backend = backend;
+        this.pool = pool;
+        this.shape = shape;
+        channels = shape.channels();
+        spatial = shape.spatialSize();
+        batch = shape.batch();
+        count = shape.perChannelCount();
+        channelsLast = shape.isChannelInnermost();
+        int parts;
+        if (channelsLast) {
+            rowsPerStripe = Math.max(STRIPE_ROWS, STRIPE / channels / STRIPE_ROWS * STRIPE_ROWS);
+            stripes = Math.toIntExact(ceilDiv(count, rowsPerStripe));
+            channelBlocks = (channels + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+            parts = Math.toIntExact((long) stripes * channels);
+            rowsPerTask = ceilDiv(Math.max(1, TASK / channels), 16) * 16;
+            elementTasks = Math.toIntExact(ceilDiv(count, rowsPerTask));
+        } else {
+            samplesPerChunk = Math.max(1, CHUNK / spatial);
+            chunks = Math.toIntExact(ceilDiv(batch, samplesPerChunk));
+            parts = Math.toIntExact((long) channels * chunks);
+            piecesPerRun = Math.toIntExact(ceilDiv(spatial, TASK));
+            channelsPerTask = (int) Math.max(1, Math.min(channels, TASK / spatial));
+            samplesPerTask = Math.max(1, TASK / (spatial * channels));
+            elementTasks = Math.toIntExact(ceilDiv(batch, samplesPerTask)
+                    * ceilDiv(channels, channelsPerTask) * piecesPerRun);
+        }
+        if (mean.length < channels) {
+            mean = new double[channels];
+            m2 = new double[channels];
+            invStd = new double[channels];
+            scaleD = new double[channels];
+            shiftD = new double[channels];
+            pivots = new float[channels];
+            center = new float[channels];
+            scale = new float[channels];
+            shift = new float[channels];
+            k1 = new float[channels];
+            k2 = new float[channels];
+            k3 = new float[channels];
+            doublePath = new boolean[channels];
+        }
+        if (partA.length < parts) {
+            partA = new double[parts];
+            partB = new double[parts];
+        }
+        scratch(backend);
+    }
+
+    /** The running thread's scratch, grown for {@code backend}. */
+    private static float[] scratch(KernelBackend backend) {
+        KernelCall own = PER_THREAD.get();
+        if (own.scratch.length < backend.scratchFloats()) {
+            own.scratch = new float[backend.scratchFloats()];
+        }
+        return own.scratch;
+    }
+
+    /** Whether this call may use the pool: a large tensor, and segments the workers may touch. */
+    private boolean mayRunInParallel() {
+        return pool != null && shape.elementCount() >= PARALLEL_MIN && pool.canShare(xs) && pool.canShare(ys)
+                && pool.canShare(dys) && pool.canShare(reluS) && pool.canShare(dxs);
+    }
+
+    /** Whether channels-first reductions run fused, one task per channel (else chunk tasks, then a merge). */
+    private boolean fusedChannels() {
+        return !parallel || channels >= 4 * pool.threads();
+    }
+
+    private void runTasks(int what, int tasks) {
+        op = what;
+        if (tasks > 1 && parallel && pool.run(this, tasks)) {
+            return;
+        }
+        for (int t = 0; t < tasks; t++) {
+            run(t);
+        }
+    }
+
+    @Override
+    public void run(int task) {
+        switch (op) {
+            case STATISTICS -> statisticsTask(task);
+            case FORWARD -> forwardChannel(task);
+            case NORMALIZE -> normalizeTask(elementTasks - 1 - task);
+            case GRADIENT_SUMS -> gradientSumsTask(task);
+            case BACKWARD -> backwardChannel(task);
+            case APPLY -> applyTask(elementTasks - 1 - task);
+            default -> throw new AssertionError(op);
+        }
+    }
+
+    /** Drops every reference to the caller's data. */
+    private void release() {
+        xa = null;
+        xs = null;
+        ya = null;
+        ys = null;
+        dya = null;
+        dys = null;
+        reluA = null;
+        reluS = null;
+        dxa = null;
+        dxs = null;
+        gamma = null;
+        beta = null;
+        invStdIn = null;
+        shape = null;
+    }
+
+    // ---------------------------------------------------------------- entry points
+
+    /**
+     * Per-channel mean and M2 of x into {@code outMean} and {@code outM2}.
+     *
+     * @return the element count per channel
+     */
+    public long statistics(float[] xa, MemorySegment xs, long xOffset, double[] outMean, double[] outM2) {
+        try {
+            this.xa = xa;
+            this.xs = xs;
+            this.xOffset = xOffset;
+            parallel = mayRunInParallel();
+            computeStatistics();
+            System.arraycopy(mean, 0, outMean, 0, channels);
+            System.arraycopy(m2, 0, outM2, 0, channels);
+            return count;
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Training-mode forward: the batch statistics (or the given ones), then
+     * {@code y = max((x - mean) * gamma / sqrt(var + eps) + beta, floor)}.
+     *
+     * @param givenMean the batch means to normalize with, or null to compute them from x
+     * @param givenM2 with {@code givenMean}: the M2s
+     * @param givenCount with {@code givenMean}: the element count they were taken over
+     * @param outMean receives the means used, or null; likewise {@code outM2}
+     * @param saveMean receives the means as floats, or null; {@code saveInvStd} 1 / sqrt(var + eps)
+     * @return the element count of the statistics used
+     */
+    public long forwardTraining(float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                                double[] givenMean, double[] givenM2, long givenCount,
+                                float[] gamma, float[] beta, float eps, float floor,
+                                double[] outMean, double[] outM2, float[] saveMean, float[] saveInvStd) {
+        try {
+            this.xa = xa;
+            this.xs = xs;
+            this.xOffset = xOffset;
+            this.ya = ya;
+            this.ys = ys;
+            this.yOffset = yOffset;
+            this.gamma = gamma;
+            this.beta = beta;
+            this.eps = eps;
+            this.floor = floor;
+            parallel = mayRunInParallel();
+            if (givenMean != null) {
+                System.arraycopy(givenMean, 0, mean, 0, channels);
+                System.arraycopy(givenM2, 0, m2, 0, channels);
+                statCount = givenCount;
+                for (int c = 0; c < channels; c++) {
+                    prepareNormalization(c);
+                }
+                normalizeAll();
+            } else if (!channelsLast && fusedChannels()) {
+                statCount = count;
+                setPivots();
+                runTasks(FORWARD, channels);
+            } else {
+                statCount = count;
+                computeStatistics();
+                for (int c = 0; c < channels; c++) {
+                    prepareNormalization(c);
+                }
+                normalizeAll();
+            }
+            if (outMean != null) {
+                System.arraycopy(mean, 0, outMean, 0, channels);
+                System.arraycopy(m2, 0, outM2, 0, channels);
+            }
+            for (int c = 0; c < channels; c++) {
+                if (saveMean != null) {
+                    saveMean[c] = (float) mean[c];
+                }
+                if (saveInvStd != null) {
+                    saveInvStd[c] = (float) invStd[c];
+                }
+            }
+            return statCount;
+        } finally {
+            release();
+        }
+    }
+
+    /** Forward with given statistics: {@code y = max((x - mean) * gamma / sqrt(var + eps) + beta, floor)}. */
+    public void forwardInference(float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                                 float[] runningMean, float[] runningVar, float[] gamma, float[] beta, float eps,
+                                 float floor) {
+        try {
+            this.xa = xa;
+            this.xs = xs;
+            this.xOffset = xOffset;
+            this.ya = ya;
+            this.ys = ys;
+            this.yOffset = yOffset;
+            this.floor = floor;
+            parallel = mayRunInParallel();
+            for (int c = 0; c < channels; c++) {
+                setAffine(c, runningMean[c], 1 / Math.sqrt((double) runningVar[c] + eps), gamma, beta);
+                doublePath[c] = false;
+            }
+            runTasks(NORMALIZE, elementTasks);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Backward: the gradient sums per channel (when {@code training} or a parameter gradient is
+     * wanted), then {@code dx = k1 * g + k2 * (x - mean) + k3}; see the facade for the formulas.
+     *
+     * @param ra the forward's ReLU output as an array, or null; {@code rs} as a segment
+     * @param dxa dx as an array, or null; {@code dxs} as a segment; both null when dx is not wanted
+     */
+    public void backward(float[] dya, MemorySegment dys, long dyOffset, float[] xa, MemorySegment xs, long xOffset,
+                         float[] ra, MemorySegment rs, long rOffset, float[] dxa, MemorySegment dxs, long dxOffset,
+                         float[] gamma, float[] saveMean, float[] saveInvStd, boolean training,
+                         float[] dgamma, float[] dbeta) {
+        try {
+            this.dya = dya;
+            this.dys = dys;
+            this.dyOffset = dyOffset;
+            this.xa = xa;
+            this.xs = xs;
+            this.xOffset = xOffset;
+            this.reluA = ra;
+            this.reluS = rs;
+            this.reluOffset = rOffset;
+            this.dxa = dxa;
+            this.dxs = dxs;
+            this.dxOffset = dxOffset;
+            this.gamma = gamma;
+            this.invStdIn = saveInvStd;
+            this.training = training;
+            parallel = mayRunInParallel();
+            System.arraycopy(saveMean, 0, center, 0, channels);
+            boolean writesDx = dxa != null || dxs != null;
+            if (!training && dgamma == null && dbeta == null) {
+                for (int c = 0; c < channels; c++) {
+                    mean[c] = 0;
+                    m2[c] = 0;
+                    coefficients(c);
+                }
+            } else if (!channelsLast && fusedChannels() && writesDx) {
+                runTasks(BACKWARD, channels);
+                writesDx = false;
+            } else {
+                runTasks(GRADIENT_SUMS, reductionTasks());
+                for (int c = 0; c < channels; c++) {
+                    mergeSums(c);
+                    coefficients(c);
+                }
+            }
+            if (writesDx) {
+                runTasks(APPLY, elementTasks);
+            }
+            for (int c = 0; c < channels; c++) {
+                if (dbeta != null) {
+                    dbeta[c] = (float) mean[c];
+                }
+                if (dgamma != null) {
+                    dgamma[c] = (float) (m2[c] * saveInvStd[c]);
+                }
+            }
+        } finally {
+            release();
+        }
+    }
+
+    // ---------------------------------------------------------------- statistics
+
+    private int reductionTasks() {
+        return channelsLast ? stripes * channelBlocks : channels * chunks;
+    }
+
+    /** Each channel's pivot: its first element. */
+    private void setPivots() {
+        for (int c = 0; c < channels; c++) {
+            pivots[c] = Memory.get(xa, xs, xOffset + (channelsLast ? c : c * spatial));
+        }
+    }
+
+    private void computeStatistics() {
+        setPivots();
+        runTasks(STATISTICS, reductionTasks());
+        for (int c = 0; c < channels; c++) {
+            mergeStatistics(c);
+            finishStatistics(c);
+        }
+    }
+
+    private void statisticsTask(int task) {
+        if (channelsLast) {
+            int s = task / channelBlocks;
+            int c0 = task % channelBlocks * CHANNEL_BLOCK;
+            long r0 = s * rowsPerStripe;
+            backend.rowStatistics(xa, xs, xOffset + r0 * channels, Math.min(rowsPerStripe, count - r0), channels,
+                    c0, Math.min(channels, c0 + CHANNEL_BLOCK), pivots, partA, partB, s * channels, scratch(backend));
+        } else {
+            chunkStatistics(task / chunks, task % chunks);
+        }
+    }
+
+    private void chunkStatistics(int c, int k) {
+        long n0 = k * samplesPerChunk;
+        backend.runStatistics(xa, xs, xOffset + (n0 * channels + c) * spatial, channels * spatial, spatial,
+                Math.min(samplesPerChunk, batch - n0), pivots[c], partA, partB, c * chunks + k, scratch(backend));
+    }
+
+    /** Channel c's statistics: its partial statistics merged in their fixed order. */
+    private void mergeStatistics(int c) {
+        long na = 0;
+        if (channelsLast) {
+            for (int s = 0; s < stripes; s++) {
+                long nb = Math.min(rowsPerStripe, count - s * rowsPerStripe);
+                Welford.merge(mean, m2, c, na, nb, partA[s * channels + c], partB[s * channels + c]);
+                na += nb;
+            }
+        } else {
+            for (int k = 0; k < chunks; k++) {
+                long nb = Math.min(samplesPerChunk, batch - k * samplesPerChunk) * spatial;
+                Welford.merge(mean, m2, c, na, nb, partA[c * chunks + k], partB[c * chunks + k]);
+                na += nb;
+            }
+        }
+    }
+
+    /**
+     * Recomputes channel c in double where float arithmetic may have failed it: its statistics are not
+     * finite (squares overflowed, or the data are not finite), or its variance is so small that float
+     * products may have underflowed. A channel with M2 exactly 0 is constant, and exact, when its pivot
+     * proves it (see {@link #PROVING_PIVOT}) or a scan does.
+     */
+    private void finishStatistics(int c) {
+        double m = mean[c];
+        double q = m2[c];
+        boolean recompute;
+        if (!Double.isFinite(m) || !Double.isFinite(q)) {
+            recompute = true;
+        } else if (q / count >= TINY_VARIANCE) {
+            recompute = false;
+        } else if (q == 0 && m == pivots[c]) {
+            recompute = !(Math.abs(pivots[c]) >= PROVING_PIVOT || isConstant(c));
+        } else {
+            recompute = true;
+        }
+        if (recompute) {
+            Welford.recomputeInDouble(shape, xa, xs, xOffset, c, mean, m2);
+        }
+    }
+
+    private boolean isConstant(int c) {
+        if (!channelsLast) {
+            return backend.runsEqual(xa, xs, xOffset + c * spatial, channels * spatial, spatial, batch, pivots[c]);
+        }
+        for (long row = 0; row < count; row++) {
+            if (Memory.get(xa, xs, xOffset + row * channels + c) != pivots[c]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- normalization
+
+    /** One channels-first channel: statistics over its chunks, then its normalization while it is cached. */
+    private void forwardChannel(int c) {
+        for (int k = 0; k < chunks; k++) {
+            chunkStatistics(c, k);
+        }
+        mergeStatistics(c);
+        finishStatistics(c);
+        prepareNormalization(c);
+        if (doublePath[c]) {
+            normalizeRunsInDouble(c, 0, batch, 0, spatial);
+        } else {
+            backend.normalizeRuns(xa, xs, xOffset + c * spatial, ya, ys, yOffset + c * spatial, channels * spatial,
+                    spatial, batch, center[c], scale[c], shift[c], floor);
+        }
+    }
+
+    /**
+     * Center, scale and shift of channel c from its statistics; and whether the channel needs the
+     * double path, its values lying further from the mean than float's range.
+     */
+    private void prepareNormalization(int c) {
+        double sigma = Math.sqrt(m2[c] / statCount);
+        setAffine(c, mean[c], 1 / Math.sqrt(m2[c] / statCount + eps), gamma, beta);
+        double range = sigma + Math.abs(mean[c]);
+        doublePath[c] = Double.isFinite(range) && range >= MAX_CENTERED
+                && Welford.largestDeviation(shape, xa, xs, xOffset, c, mean[c]) >= Float.MAX_VALUE / 2;
+    }
+
+    /**
+     * The mean is split into its float part, subtracted from x exactly (or nearly: x is close to it),
+     * and the rest, folded into the shift; so a large mean offset costs the output no accuracy, and a
+     * constant channel still comes out as exactly beta.
+     */
+    private void setAffine(int c, double mu, double is, float[] gamma, float[] beta) {
+        float ctr = (float) mu;
+        double sc = gamma == null ? is : gamma[c] * is;
+        double b = beta == null ? 0 : beta[c];
+        invStd[c] = is;
+        center[c] = ctr;
+        scale[c] = (float) sc;
+        shift[c] = (float) (b - (mu - ctr) * sc);
+        scaleD[c] = sc;
+        shiftD[c] = b;
+    }
+
+    private void normalizeAll() {
+        boolean anyDouble = false;
+        for (int c = 0; c < channels; c++) {
+            anyDouble |= doublePath[c];
+        }
+        if (channelsLast && anyDouble) {
+            normalizeMixedRows();
+            return;
+        }
+        runTasks(NORMALIZE, elementTasks);
+    }
+
+    private void normalizeTask(int task) {
+        if (channelsLast) {
+            long r0 = task * rowsPerTask;
+            backend.normalizeRows(xa, xs, xOffset + r0 * channels, ya, ys, yOffset + r0 * channels,
+                    Math.min(rowsPerTask, count - r0), channels, center, scale, shift, floor, scratch(backend));
+            return;
+        }
+        // The grid: samples x channel groups x pieces of a run.
+        int piece = task % piecesPerRun;
+        long rest = task / piecesPerRun;
+        long groups = ceilDiv(channels, channelsPerTask);
+        int c0 = (int) (rest % groups) * channelsPerTask;
+        long n0 = rest / groups * samplesPerTask;
+        long runs = Math.min(samplesPerTask, batch - n0);
+        long pieceLength = ceilDiv(spatial, piecesPerRun);
+        long s0 = piece * pieceLength;
+        long length = Math.min(pieceLength, spatial - s0);
+        for (int c = c0; c < Math.min(channels, c0 + channelsPerTask); c++) {
+            long at = (n0 * channels + c) * spatial + s0;
+            if (doublePath[c]) {
+                normalizeRunsInDouble(c, n0, runs, s0, length);
+            } else {
+                backend.normalizeRuns(xa, xs, xOffset + at, ya, ys, yOffset + at, channels * spatial, length, runs,
+                        center[c], scale[c], shift[c], floor);
+            }
+        }
+    }
+
+    private void normalizeRunsInDouble(int c, long n0, long runs, long s0, long length) {
+        for (long n = n0; n < n0 + runs; n++) {
+            long at = (n * channels + c) * spatial + s0;
+            Welford.normalizeInDouble(xa, xs, xOffset + at, ya, ys, yOffset + at, length, mean[c], scaleD[c],
+                    shiftD[c], floor);
+        }
+    }
+
+    /** Channels-last with some channel on the double path: element by element, on this thread. */
+    private void normalizeMixedRows() {
+        for (long row = 0; row < count; row++) {
+            long r = row * channels;
+            for (int c = 0; c < channels; c++) {
+                if (doublePath[c]) {
+                    Welford.normalizeInDouble(xa, xs, xOffset + r + c, ya, ys, yOffset + r + c, 1, mean[c], scaleD[c],
+                            shiftD[c], floor);
+                } else {
+                    ScalarBackend.normalizeRun(xa, xs, xOffset + r + c, ya, ys, yOffset + r + c, 1, center[c],
+                            scale[c], shift[c], floor);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    private void gradientSumsTask(int task) {
+        if (channelsLast) {
+            int s = task / channelBlocks;
+            int c0 = task % channelBlocks * CHANNEL_BLOCK;
+            long first = s * rowsPerStripe * channels;
+            backend.rowGradientSums(dya, dys, dyOffset + first, xa, xs, xOffset + first, reluA, reluS,
+                    reluOffset + first, Math.min(rowsPerStripe, count - s * rowsPerStripe), channels, c0,
+                    Math.min(channels, c0 + CHANNEL_BLOCK), center, partA, partB, s * channels, scratch(backend));
+        } else {
+            chunkGradientSums(task / chunks, task % chunks);
+        }
+    }
+
+    private void chunkGradientSums(int c, int k) {
+        long n0 = k * samplesPerChunk;
+        long at = (n0 * channels + c) * spatial;
+        backend.runGradientSums(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
+                channels * spatial, spatial, Math.min(samplesPerChunk, batch - n0), center[c], partA, partB,
+                c * chunks + k, scratch(backend));
+    }
+
+    /** Channel c's gradient sums into mean[c] and m2[c]: the partial sums added in their fixed order. */
+    private void mergeSums(int c) {
+        double s1 = 0;
+        double s2 = 0;
+        int parts = channelsLast ? stripes : chunks;
+        for (int p = 0; p < parts; p++) {
+            int i = channelsLast ? p * channels + c : c * chunks + p;
+            s1 += partA[i];
+            s2 += partB[i];
+        }
+        mean[c] = s1;
+        m2[c] = s2;
+    }
+
+    /** {@code dx = k1 * g + k2 * (x - mean) + k3} of channel c from its sums. */
+    private void coefficients(int c) {
+        double is = invStdIn[c];
+        double g = gamma == null ? 1 : gamma[c];
+        double m = count;
+        k1[c] = (float) (g * is);
+        k2[c] = training ? (float) (-g * is * is * is * m2[c] / m) : 0f;
+        k3[c] = training ? (float) (-g * is * mean[c] / m) : 0f;
+    }
+
+    /** One channels-first channel: gradient sums over its chunks, then its dx while it is cached. */
+    private void backwardChannel(int c) {
+        for (int k = 0; k < chunks; k++) {
+            chunkGradientSums(c, k);
+        }
+        mergeSums(c);
+        coefficients(c);
+        long at = c * spatial;
+        backend.applyGradientRuns(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
+                dxa, dxs, dxOffset + at, channels * spatial, spatial, batch, center[c], k1[c], k2[c], k3[c]);
+    }
+
+    private void applyTask(int task) {
+        if (channelsLast) {
+            long first = task * rowsPerTask * channels;
+            backend.applyGradientRows(dya, dys, dyOffset + first, xa, xs, xOffset + first, reluA, reluS,
+                    reluOffset + first, dxa, dxs, dxOffset + first,
+                    Math.min(rowsPerTask, count - task * rowsPerTask), channels, center, k1, k2, k3, scratch(backend));
+            return;
+        }
+        int piece = task % piecesPerRun;
+        long rest = task / piecesPerRun;
+        long groups = ceilDiv(channels, channelsPerTask);
+        int c0 = (int) (rest % groups) * channelsPerTask;
+        long n0 = rest / groups * samplesPerTask;
+        long runs = Math.min(samplesPerTask, batch - n0);
+        long pieceLength = ceilDiv(spatial, piecesPerRun);
+        long s0 = piece * pieceLength;
+        long length = Math.min(pieceLength, spatial - s0);
+        for (int c = c0; c < Math.min(channels, c0 + channelsPerTask); c++) {
+            long at = (n0 * channels + c) * spatial + s0;
+            backend.applyGradientRuns(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
+                    dxa, dxs, dxOffset + at, channels * spatial, length, runs, center[c], k1[c], k2[c], k3[c]);
+        }
+    }
+}
