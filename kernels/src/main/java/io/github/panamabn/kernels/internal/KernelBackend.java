@@ -26,12 +26,20 @@ public interface KernelBackend {
     /** Floats of per-thread scratch the loops need. */
     int scratchFloats();
 
+    /** The most channels one {@link #sampleStatistics} call takes (its per-channel state lives in scratch). */
+    int channelGroup();
+
     /**
-     * Welford statistics of one channel's runs relative to {@code pivot} (subtracted before each
-     * update): the mean into {@code mean[slot]} and M2 into {@code m2[slot]}, overwritten.
+     * Welford statistics of {@code channels} consecutive channels over {@code samples} samples of a
+     * channels-first tensor, read in memory order: sample by sample, each channel's run of
+     * {@code spatial} floats continuing that channel's accumulators. Channel j's run of sample n starts at
+     * {@code first + n * sampleStride + j * spatial} and is taken relative to {@code pivots[pivotFrom + j]};
+     * its mean goes to {@code mean[slot + j * slotStride]} and its M2 to {@code m2[...]}, overwritten. Each
+     * channel's arithmetic is the same whatever else the call covers.
      */
-    void runStatistics(float[] xa, MemorySegment xs, long first, long stride, long length, long runs, float pivot,
-                       double[] mean, double[] m2, int slot, float[] scratch);
+    void sampleStatistics(float[] xa, MemorySegment xs, long first, long samples, int channels, long spatial,
+                          long sampleStride, float[] pivots, int pivotFrom, double[] mean, double[] m2, int slot,
+                          int slotStride, float[] scratch);
 
     /**
      * Welford statistics of channels {@code [c0, c1)} over rows, channel c relative to {@code pivots[c]}:
@@ -56,8 +64,8 @@ public interface KernelBackend {
                        float[] scratch);
 
     /**
-     * Over one channel's runs, {@code sumDy[slot] = sum(g)} and {@code sumDyXc[slot] = sum(g * (x - center))},
-     * both in one sweep, overwritten.
+     * Over one channel's runs, adds {@code sum(g)} to {@code sumDy[slot]} and {@code sum(g * (x - center))}
+     * to {@code sumDyXc[slot]}, both in one sweep, run by run.
      */
     void runGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
                          float[] ya, MemorySegment ys, long yFirst, long stride, long length, long runs, float center,

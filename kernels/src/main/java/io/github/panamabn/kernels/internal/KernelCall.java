@@ -15,15 +15,15 @@ import java.lang.foreign.MemorySegment;
  * into stripes of at least {@link #STRIPE} floats, and those into blocks of channels. Elementwise
  * work may be cut anywhere.
  *
- * <p>Cache: in channels-first memory a channel's statistics and its normalization (or its gradient
- * sums and its dx) run back to back in one task, so the second pass finds the channel in cache.
- * Channels-last memory needs every row before any channel's statistics are final, so its phases run
- * one after the other with a merge on the calling thread between them; the second phase walks the
- * tensor backwards, starting where the first one left the cache warm.
+ * <p>Memory order: every phase reads the tensor front to back, as the hardware prefetchers like best.
+ * A reduction phase and an elementwise phase run one after the other, with a merge of the partial
+ * results on the calling thread between them. (Normalizing each channels-first channel right after
+ * its statistics, while it is cached, measured slower here: the channel's runs lie far apart, and the
+ * pass that writes y is bound by the writes, which no cache saves.)
  */
 public final class KernelCall implements WorkerPool.Tasks {
     /** Channels-first: the least floats of one channel in a statistics chunk (whole samples). */
-    static final long CHUNK = 1 << 15;
+    static final long CHUNK = 1 << 13;
     /** Channels-last: the least floats in a stripe of rows. */
     static final long STRIPE = 1 << 18;
     /** Channels-last: stripes are whole multiples of this many rows (the backends' row blocks). */
@@ -48,11 +48,9 @@ public final class KernelCall implements WorkerPool.Tasks {
 
     // What run(task) does.
     private static final int STATISTICS = 0;
-    private static final int FORWARD = 1;
-    private static final int NORMALIZE = 2;
-    private static final int GRADIENT_SUMS = 3;
-    private static final int BACKWARD = 4;
-    private static final int APPLY = 5;
+    private static final int NORMALIZE = 1;
+    private static final int GRADIENT_SUMS = 2;
+    private static final int APPLY = 3;
 
     /** This thread's scratch for the backend's loops, whichever call it works for. */
     private float[] scratch = new float[0];
@@ -86,9 +84,12 @@ public final class KernelCall implements WorkerPool.Tasks {
     private MemorySegment dxs;
     private long dxOffset;
 
-    // Reductions: channels-first chunks, channels-last stripes and channel blocks.
+    // Reductions: channels-first chunks (and groups of channels per task), channels-last stripes and
+    // channel blocks.
     private long samplesPerChunk;
     private int chunks;
+    private int channelGroup;
+    private int channelGroups;
     private long rowsPerStripe;
     private int stripes;
     private int channelBlocks;
@@ -162,6 +163,8 @@ public final class KernelCall implements WorkerPool.Tasks {
         } else {
             samplesPerChunk = Math.max(1, CHUNK / spatial);
             chunks = Math.toIntExact(ceilDiv(batch, samplesPerChunk));
+            channelGroup = backend.channelGroup();
+            channelGroups = (channels + channelGroup - 1) / channelGroup;
             parts = Math.toIntExact((long) channels * chunks);
             piecesPerRun = Math.toIntExact(ceilDiv(spatial, TASK));
             channelsPerTask = (int) Math.max(1, Math.min(channels, TASK / spatial));
@@ -206,11 +209,6 @@ public final class KernelCall implements WorkerPool.Tasks {
                 && pool.canShare(dys) && pool.canShare(reluS) && pool.canShare(dxs);
     }
 
-    /** Whether channels-first reductions run fused, one task per channel (else chunk tasks, then a merge). */
-    private boolean fusedChannels() {
-        return !parallel || channels >= 4 * pool.threads();
-    }
-
     private void runTasks(int what, int tasks) {
         op = what;
         if (tasks > 1 && parallel && pool.run(this, tasks)) {
@@ -225,11 +223,9 @@ public final class KernelCall implements WorkerPool.Tasks {
     public void run(int task) {
         switch (op) {
             case STATISTICS -> statisticsTask(task);
-            case FORWARD -> forwardChannel(task);
-            case NORMALIZE -> normalizeTask(elementTasks - 1 - task);
+            case NORMALIZE -> normalizeTask(task);
             case GRADIENT_SUMS -> gradientSumsTask(task);
-            case BACKWARD -> backwardChannel(task);
-            case APPLY -> applyTask(elementTasks - 1 - task);
+            case APPLY -> applyTask(task);
             default -> throw new AssertionError(op);
         }
     }
@@ -309,10 +305,6 @@ public final class KernelCall implements WorkerPool.Tasks {
                     prepareNormalization(c);
                 }
                 normalizeAll();
-            } else if (!channelsLast && fusedChannels()) {
-                statCount = count;
-                setPivots();
-                runTasks(FORWARD, channels);
             } else {
                 statCount = count;
                 computeStatistics();
@@ -398,9 +390,6 @@ public final class KernelCall implements WorkerPool.Tasks {
                     m2[c] = 0;
                     coefficients(c);
                 }
-            } else if (!channelsLast && fusedChannels() && writesDx) {
-                runTasks(BACKWARD, channels);
-                writesDx = false;
             } else {
                 runTasks(GRADIENT_SUMS, reductionTasks());
                 for (int c = 0; c < channels; c++) {
@@ -427,7 +416,7 @@ public final class KernelCall implements WorkerPool.Tasks {
     // ---------------------------------------------------------------- statistics
 
     private int reductionTasks() {
-        return channelsLast ? stripes * channelBlocks : channels * chunks;
+        return channelsLast ? stripes * channelBlocks : chunks * channelGroups;
     }
 
     /** Each channel's pivot: its first element. */
@@ -454,14 +443,13 @@ public final class KernelCall implements WorkerPool.Tasks {
             backend.rowStatistics(xa, xs, xOffset + r0 * channels, Math.min(rowsPerStripe, count - r0), channels,
                     c0, Math.min(channels, c0 + CHANNEL_BLOCK), pivots, partA, partB, s * channels, scratch(backend));
         } else {
-            chunkStatistics(task / chunks, task % chunks);
+            int k = task / channelGroups;
+            int c0 = task % channelGroups * channelGroup;
+            long n0 = k * samplesPerChunk;
+            backend.sampleStatistics(xa, xs, xOffset + (n0 * channels + c0) * spatial,
+                    Math.min(samplesPerChunk, batch - n0), Math.min(channelGroup, channels - c0), spatial,
+                    channels * spatial, pivots, c0, partA, partB, c0 * chunks + k, chunks, scratch(backend));
         }
-    }
-
-    private void chunkStatistics(int c, int k) {
-        long n0 = k * samplesPerChunk;
-        backend.runStatistics(xa, xs, xOffset + (n0 * channels + c) * spatial, channels * spatial, spatial,
-                Math.min(samplesPerChunk, batch - n0), pivots[c], partA, partB, c * chunks + k, scratch(backend));
     }
 
     /** Channel c's statistics: its partial statistics merged in their fixed order. */
@@ -519,22 +507,6 @@ public final class KernelCall implements WorkerPool.Tasks {
     }
 
     // ---------------------------------------------------------------- normalization
-
-    /** One channels-first channel: statistics over its chunks, then its normalization while it is cached. */
-    private void forwardChannel(int c) {
-        for (int k = 0; k < chunks; k++) {
-            chunkStatistics(c, k);
-        }
-        mergeStatistics(c);
-        finishStatistics(c);
-        prepareNormalization(c);
-        if (doublePath[c]) {
-            normalizeRunsInDouble(c, 0, batch, 0, spatial);
-        } else {
-            backend.normalizeRuns(xa, xs, xOffset + c * spatial, ya, ys, yOffset + c * spatial, channels * spatial,
-                    spatial, batch, center[c], scale[c], shift[c], floor);
-        }
-    }
 
     /**
      * Center, scale and shift of channel c from its statistics; and whether the channel needs the
@@ -640,16 +612,25 @@ public final class KernelCall implements WorkerPool.Tasks {
                     reluOffset + first, Math.min(rowsPerStripe, count - s * rowsPerStripe), channels, c0,
                     Math.min(channels, c0 + CHANNEL_BLOCK), center, partA, partB, s * channels, scratch(backend));
         } else {
-            chunkGradientSums(task / chunks, task % chunks);
+            // Memory order: sample by sample, each channel's run added to its chunk's sums.
+            int k = task / channelGroups;
+            int c0 = task % channelGroups * channelGroup;
+            int c1 = Math.min(channels, c0 + channelGroup);
+            long n0 = k * samplesPerChunk;
+            long n1 = Math.min(batch, n0 + samplesPerChunk);
+            for (int c = c0; c < c1; c++) {
+                partA[c * chunks + k] = 0;
+                partB[c * chunks + k] = 0;
+            }
+            float[] own = scratch(backend);
+            for (long n = n0; n < n1; n++) {
+                for (int c = c0; c < c1; c++) {
+                    long at = (n * channels + c) * spatial;
+                    backend.runGradientSums(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS,
+                            reluOffset + at, 0, spatial, 1, center[c], partA, partB, c * chunks + k, own);
+                }
+            }
         }
-    }
-
-    private void chunkGradientSums(int c, int k) {
-        long n0 = k * samplesPerChunk;
-        long at = (n0 * channels + c) * spatial;
-        backend.runGradientSums(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
-                channels * spatial, spatial, Math.min(samplesPerChunk, batch - n0), center[c], partA, partB,
-                c * chunks + k, scratch(backend));
     }
 
     /** Channel c's gradient sums into mean[c] and m2[c]: the partial sums added in their fixed order. */
@@ -674,18 +655,6 @@ public final class KernelCall implements WorkerPool.Tasks {
         k1[c] = (float) (g * is);
         k2[c] = training ? (float) (-g * is * is * is * m2[c] / m) : 0f;
         k3[c] = training ? (float) (-g * is * mean[c] / m) : 0f;
-    }
-
-    /** One channels-first channel: gradient sums over its chunks, then its dx while it is cached. */
-    private void backwardChannel(int c) {
-        for (int k = 0; k < chunks; k++) {
-            chunkGradientSums(c, k);
-        }
-        mergeSums(c);
-        coefficients(c);
-        long at = c * spatial;
-        backend.applyGradientRuns(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
-                dxa, dxs, dxOffset + at, channels * spatial, spatial, batch, center[c], k1[c], k2[c], k3[c]);
     }
 
     private void applyTask(int task) {

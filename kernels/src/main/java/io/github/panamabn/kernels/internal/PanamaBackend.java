@@ -32,13 +32,16 @@ public final class PanamaBackend implements KernelBackend {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /** Rows of a channels-last piece reduced together: four accumulators of BLOCK rows each. */
     private static final int ROW_BLOCK = 4 * BLOCK;
-    // Scratch: four accumulators' means [0, 4L) and M2s [4L, 8L); one more accumulator [8L, 10L);
-    // a pivot vector [10L, 11L); from [11L), four parameter arrays repeated over one period, for rows
-    // narrower than a vector (the period lcm(C, L) is at most L (L - 1) floats).
+    // A channel's Welford state, STATE floats: four accumulators' means [0, 4L) and M2s [4L, 8L); one
+    // more accumulator [8L, 10L); its pivot repeated [10L, 11L). Scratch holds the states of a channel
+    // group (16 KiB), and behind them four parameter arrays repeated over one period, for rows narrower
+    // than a vector (the period lcm(C, L) is at most L (L - 1) floats).
     private static final int SINGLE = 8 * LANES;
     private static final int PIVOT = 10 * LANES;
+    private static final int STATE = 11 * LANES;
+    private static final int GROUP_SCRATCH = Math.max(8 * (512 + LANES), STATE);
     private static final int PERIOD_MAX = LANES * (LANES - 1);
-    private static final int PERIODIC = 11 * LANES;
+    private static final int PERIODIC = GROUP_SCRATCH / STATE * STATE;
     private static final int SCRATCH = PERIODIC + 4 * PERIOD_MAX;
 
     /** The vector width in bits this backend runs at. */
@@ -91,69 +94,103 @@ public final class PanamaBackend implements KernelBackend {
 
     // ---------------------------------------------------------------- statistics
 
+    @Override
+    public int channelGroup() {
+        return Math.max(1, GROUP_SCRATCH / STATE);
+    }
+
     /**
-     * Groups of four vectors go to the four accumulators, a run's remaining whole vectors to one
-     * more, its last floats to the scalar helper.
+     * Each channel keeps its accumulators in its own {@link #STATE} floats of scratch while the samples go
+     * by. All channels' runs have the same length, so their block counters move together. Within a run,
+     * groups of four vectors go to the four accumulators, the remaining whole vectors to one more, the
+     * last floats to the scalar helper.
      */
     @Override
-    public void runStatistics(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
-                              float pivot, double[] mean, double[] m2, int slot, float[] acc) {
-        Arrays.fill(acc, 0, PIVOT, 0f);
-        Arrays.fill(acc, PIVOT, PIVOT + LANES, pivot);
-        long groups = length / (4L * LANES);
-        long singles = length % (4L * LANES) / LANES;
-        long tail = groups * 4L * LANES + singles * LANES;
-        long count = 0;
+    public void sampleStatistics(float[] xa, MemorySegment xs, long first, long samples, int channels, long spatial,
+                                 long sampleStride, float[] pivots, int pivotFrom, double[] mean, double[] m2,
+                                 int slot, int slotStride, float[] acc) {
+        for (int j = 0; j < channels; j++) {
+            int at = j * STATE;
+            Arrays.fill(acc, at, at + PIVOT, 0f);
+            Arrays.fill(acc, at + PIVOT, at + STATE, pivots[pivotFrom + j]);
+        }
+        long groups = spatial / (4L * LANES);
+        long singles = spatial % (4L * LANES) / LANES;
         int kBank = 0;
         int kSingle = 0;
-        for (long r = 0; r < runs; r++) {
-            long base = first + r * stride;
-            for (long g = 0; g < groups; ) {
-                int steps = (int) Math.min(BLOCK - kBank, groups - g);
-                welfordSteps(xa, xs, base + g * 4L * LANES, LANES, steps, kBank, acc, PIVOT, acc);
-                kBank += steps;
-                g += steps;
-                if (kBank == BLOCK) {
-                    count = Welford.mergeLanes(acc, 0, 4 * LANES, kBank, pivot, mean, m2, slot, count);
-                    kBank = 0;
-                }
+        long count = 0;
+        for (long n = 0; n < samples; n++) {
+            long after = count;
+            for (int j = 0; j < channels; j++) {
+                after = runStatistics(xa, xs, first + n * sampleStride + j * spatial, spatial, groups, singles,
+                        kBank, kSingle, count, pivots[pivotFrom + j], acc, j * STATE, mean, m2, slot + j * slotStride);
             }
-            // vector tail
-            for (long v = 0; v < singles; v++) {
-                singleStep(xa, xs, base + groups * 4L * LANES + v * LANES, ++kSingle, pivot, acc);
-                if (kSingle == BLOCK) {
-                    count = Welford.mergeLanes(acc, SINGLE, LANES, kSingle, pivot, mean, m2, slot, count);
-                    kSingle = 0;
-                }
+            kBank = (int) ((kBank + groups) % BLOCK);
+            kSingle = (int) ((kSingle + singles) % BLOCK);
+            count = after;
+        }
+        for (int j = 0; j < channels; j++) {
+            int at = j * STATE;
+            float pivot = pivots[pivotFrom + j];
+            long n = count;
+            if (kBank > 0) {
+                n = Welford.mergeLanes(acc, at, 4 * LANES, kBank, pivot, mean, m2, slot + j * slotStride, n);
             }
-            // scalar tail
-            count = Welford.accumulate(xa, xs, base + tail, length - tail, 1, pivot, mean, m2, slot, count);
-        }
-        if (kBank > 0) {
-            count = Welford.mergeLanes(acc, 0, 4 * LANES, kBank, pivot, mean, m2, slot, count);
-        }
-        if (kSingle > 0) {
-            Welford.mergeLanes(acc, SINGLE, LANES, kSingle, pivot, mean, m2, slot, count);
+            if (kSingle > 0) {
+                Welford.mergeLanes(acc, at + SINGLE, LANES, kSingle, pivot, mean, m2, slot + j * slotStride, n);
+            }
         }
     }
 
     /**
-     * Welford updates {@code k+1} to {@code k+steps} of the four accumulators at {@code acc[0, 8L)},
+     * One run of one channel into its accumulators at {@code acc[at ..]}, which hold {@code kBank} and
+     * {@code kSingle} updates; full blocks are merged into {@code slot}, which holds {@code count} elements.
+     *
+     * @return the slot's element count afterwards
+     */
+    private static long runStatistics(float[] xa, MemorySegment xs, long base, long length, long groups, long singles,
+                                      int kBank, int kSingle, long count, float pivot, float[] acc, int at,
+                                      double[] mean, double[] m2, int slot) {
+        for (long g = 0; g < groups; ) {
+            int steps = (int) Math.min(BLOCK - kBank, groups - g);
+            welfordSteps(xa, xs, base + g * 4L * LANES, LANES, steps, kBank, acc, at + PIVOT, acc, at);
+            kBank += steps;
+            g += steps;
+            if (kBank == BLOCK) {
+                count = Welford.mergeLanes(acc, at, 4 * LANES, kBank, pivot, mean, m2, slot, count);
+                kBank = 0;
+            }
+        }
+        // vector tail
+        long tail = groups * 4L * LANES;
+        for (long v = 0; v < singles; v++, tail += LANES) {
+            singleStep(xa, xs, base + tail, ++kSingle, acc, at);
+            if (kSingle == BLOCK) {
+                count = Welford.mergeLanes(acc, at + SINGLE, LANES, kSingle, pivot, mean, m2, slot, count);
+                kSingle = 0;
+            }
+        }
+        // scalar tail
+        return Welford.accumulate(xa, xs, base + tail, length - tail, 1, pivot, mean, m2, slot, count);
+    }
+
+    /**
+     * Welford updates {@code k+1} to {@code k+steps} of the four accumulators at {@code acc[a, a+8L)},
      * relative to the pivots at {@code pivots[pivotAt, pivotAt+L)}: update t reads accumulator a's vector
      * at {@code at + 4 * stride * (t - 1) + a * stride}. Contiguous groups (stride L) in channels-first
      * memory, four rows of one channel block (stride C) in channels-last memory.
      */
     private static void welfordSteps(float[] xa, MemorySegment xs, long at, long stride, int steps, int k,
-                                     float[] pivots, int pivotAt, float[] acc) {
+                                     float[] pivots, int pivotAt, float[] acc, int a) {
         FloatVector p = FloatVector.fromArray(SPECIES, pivots, pivotAt);
-        FloatVector m0 = FloatVector.fromArray(SPECIES, acc, 0);
-        FloatVector m1 = FloatVector.fromArray(SPECIES, acc, LANES);
-        FloatVector m2 = FloatVector.fromArray(SPECIES, acc, 2 * LANES);
-        FloatVector m3 = FloatVector.fromArray(SPECIES, acc, 3 * LANES);
-        FloatVector q0 = FloatVector.fromArray(SPECIES, acc, 4 * LANES);
-        FloatVector q1 = FloatVector.fromArray(SPECIES, acc, 5 * LANES);
-        FloatVector q2 = FloatVector.fromArray(SPECIES, acc, 6 * LANES);
-        FloatVector q3 = FloatVector.fromArray(SPECIES, acc, 7 * LANES);
+        FloatVector m0 = FloatVector.fromArray(SPECIES, acc, a);
+        FloatVector m1 = FloatVector.fromArray(SPECIES, acc, a + LANES);
+        FloatVector m2 = FloatVector.fromArray(SPECIES, acc, a + 2 * LANES);
+        FloatVector m3 = FloatVector.fromArray(SPECIES, acc, a + 3 * LANES);
+        FloatVector q0 = FloatVector.fromArray(SPECIES, acc, a + 4 * LANES);
+        FloatVector q1 = FloatVector.fromArray(SPECIES, acc, a + 5 * LANES);
+        FloatVector q2 = FloatVector.fromArray(SPECIES, acc, a + 6 * LANES);
+        FloatVector q3 = FloatVector.fromArray(SPECIES, acc, a + 7 * LANES);
         long i = at;
         for (int t = 1; t <= steps; t++, i += 4 * stride) {
             FloatVector r = FloatVector.broadcast(SPECIES, RECIPROCAL[k + t]);
@@ -174,53 +211,52 @@ public final class PanamaBackend implements KernelBackend {
             q2 = d2.fma(x2.sub(m2), q2);
             q3 = d3.fma(x3.sub(m3), q3);
         }
-        m0.intoArray(acc, 0);
-        m1.intoArray(acc, LANES);
-        m2.intoArray(acc, 2 * LANES);
-        m3.intoArray(acc, 3 * LANES);
-        q0.intoArray(acc, 4 * LANES);
-        q1.intoArray(acc, 5 * LANES);
-        q2.intoArray(acc, 6 * LANES);
-        q3.intoArray(acc, 7 * LANES);
+        m0.intoArray(acc, a);
+        m1.intoArray(acc, a + LANES);
+        m2.intoArray(acc, a + 2 * LANES);
+        m3.intoArray(acc, a + 3 * LANES);
+        q0.intoArray(acc, a + 4 * LANES);
+        q1.intoArray(acc, a + 5 * LANES);
+        q2.intoArray(acc, a + 6 * LANES);
+        q3.intoArray(acc, a + 7 * LANES);
     }
 
-    /** The {@code k}-th Welford update of the single accumulator with {@code LANES} contiguous floats. */
-    private static void singleStep(float[] xa, MemorySegment xs, long at, int k, float pivot, float[] acc) {
-        FloatVector m = FloatVector.fromArray(SPECIES, acc, SINGLE);
-        FloatVector q = FloatVector.fromArray(SPECIES, acc, SINGLE + LANES);
-        FloatVector v = load(xa, xs, at).sub(pivot);
+    /** The {@code k}-th Welford update of the single accumulator at {@code acc[a + SINGLE ..]}. */
+    private static void singleStep(float[] xa, MemorySegment xs, long at, int k, float[] acc, int a) {
+        FloatVector m = FloatVector.fromArray(SPECIES, acc, a + SINGLE);
+        FloatVector q = FloatVector.fromArray(SPECIES, acc, a + SINGLE + LANES);
+        FloatVector v = load(xa, xs, at).sub(FloatVector.fromArray(SPECIES, acc, a + PIVOT));
         FloatVector d = v.sub(m);
         m = d.fma(FloatVector.broadcast(SPECIES, RECIPROCAL[k]), m);
         q = d.fma(v.sub(m), q);
-        m.intoArray(acc, SINGLE);
-        q.intoArray(acc, SINGLE + LANES);
+        m.intoArray(acc, a + SINGLE);
+        q.intoArray(acc, a + SINGLE + LANES);
     }
 
     /**
-     * Lanes are channels. Rows are taken in blocks of {@link #ROW_BLOCK} (a block of one channel
-     * vector spans few cache lines, still cached when the next vector reads their other half), four
-     * rows at a time into four accumulators. The last {@code rows % 4} rows, and all rows narrower
-     * than a vector, go to the scalar helper.
+     * Lanes are channels. Rows are read in memory order, four at a time into four accumulators per
+     * channel vector, which live in scratch (a channel vector's accumulators cannot stay in registers
+     * while the rest of the row goes by); every {@link #ROW_BLOCK} rows they are merged into double.
+     * The last {@code rows % 4} rows, and all rows narrower than a vector, go to the scalar helper.
      */
     @Override
     public void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
                               float[] pivots, double[] mean, double[] m2, int slot, float[] acc) {
         long vectorRows = channels < LANES ? 0 : rows - rows % 4;
         int vectorEnd = c0 + (c1 - c0) / LANES * LANES;
-        Arrays.fill(acc, 0, 8 * LANES, 0f);
+        Arrays.fill(acc, 0, 8 * LANES * ((c1 - c0) / LANES + 1), 0f);
         long count = 0;
         for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
             int k = (int) (Math.min(ROW_BLOCK, vectorRows - row) / 4);
             long at = first + row * channels;
-            for (int j = c0; j < vectorEnd; j += LANES) {
-                welfordSteps(xa, xs, at + j, channels, k, 0, pivots, j, acc);
-                mergeRowLanes(acc, k, pivots, j, 0, mean, m2, slot, count);
+            streamRows(xa, xs, at, channels, c0, c1, vectorEnd, k, pivots, acc);
+            for (int j = c0, a = 0; j < vectorEnd; j += LANES, a += 8 * LANES) {
+                mergeRowLanes(acc, a, k, pivots, j, 0, mean, m2, slot, count);
             }
             if (vectorEnd < c1) {
                 // vector tail: the last L channels; lanes before vectorEnd were counted already
-                int j = c1 - LANES;
-                welfordSteps(xa, xs, at + j, channels, k, 0, pivots, j, acc);
-                mergeRowLanes(acc, k, pivots, j, vectorEnd - j, mean, m2, slot, count);
+                mergeRowLanes(acc, (vectorEnd - c0) / LANES * 8 * LANES, k, pivots, c1 - LANES,
+                        vectorEnd - (c1 - LANES), mean, m2, slot, count);
             }
             count += 4L * k;
         }
@@ -239,22 +275,23 @@ public final class PanamaBackend implements KernelBackend {
      * equal counts, so they combine as one block of 4k (mean of the means, M2 plus k times the spread of
      * the means); the block's Chan weights are the same for every lane.
      */
-    private static void mergeRowLanes(float[] acc, int k, float[] pivots, int j, int fromLane,
+    private static void mergeRowLanes(float[] acc, int at, int k, float[] pivots, int j, int fromLane,
                                       double[] mean, double[] m2, int slot, long count) {
+        int a = at;
         long nb = 4L * k;
         double n = (double) count + nb;
         double w1 = nb / n;
         double w2 = count * (double) nb / n;
         for (int lane = fromLane; lane < LANES; lane++) {
-            double a0 = acc[lane];
-            double a1 = acc[LANES + lane];
-            double a2 = acc[2 * LANES + lane];
-            double a3 = acc[3 * LANES + lane];
+            double a0 = acc[a + lane];
+            double a1 = acc[a + LANES + lane];
+            double a2 = acc[a + 2 * LANES + lane];
+            double a3 = acc[a + 3 * LANES + lane];
             double mb = (a0 + a1 + a2 + a3) * 0.25;
             double spread = (a0 - mb) * (a0 - mb) + (a1 - mb) * (a1 - mb) + (a2 - mb) * (a2 - mb)
                     + (a3 - mb) * (a3 - mb);
-            double qb = (double) acc[4 * LANES + lane] + acc[5 * LANES + lane] + acc[6 * LANES + lane]
-                    + acc[7 * LANES + lane] + k * spread;
+            double qb = (double) acc[a + 4 * LANES + lane] + acc[a + 5 * LANES + lane] + acc[a + 6 * LANES + lane]
+                    + acc[a + 7 * LANES + lane] + k * spread;
             int c = slot + j + lane;
             double blockMean = pivots[j + lane] + mb;
             if (count == 0) {
@@ -266,7 +303,7 @@ public final class PanamaBackend implements KernelBackend {
                 m2[c] += qb + d * d * w2;
             }
         }
-        Arrays.fill(acc, 0, 8 * LANES, 0f);
+        Arrays.fill(acc, a, a + 8 * LANES, 0f);
     }
 
     @Override
@@ -294,6 +331,56 @@ public final class PanamaBackend implements KernelBackend {
             }
         }
         return true;
+    }
+
+    /**
+     * Welford updates 1 to k of a block's channel vectors, rows in memory order: update t reads rows
+     * 4(t-1) to 4(t-1)+3; each channel vector's four accumulators live in scratch at {@code 8L * v}.
+     */
+    private static void streamRows(float[] xa, MemorySegment xs, long at, int channels, int c0, int c1, int vectorEnd,
+                                   int k, float[] pivots, float[] acc) {
+        long c1s = channels;
+        long c2s = 2L * channels;
+        long c3s = 3L * channels;
+        int last = c1 - LANES;
+        int end = vectorEnd < c1 ? vectorEnd + LANES : vectorEnd;
+        for (int t = 1; t <= k; t++) {
+            FloatVector r = FloatVector.broadcast(SPECIES, RECIPROCAL[t]);
+            long row = at + (t - 1) * 4L * channels;
+            int a = 0;
+            for (int j = c0; j < end; j += LANES, a += 8 * LANES) {
+                int jj = j < vectorEnd ? j : last;
+                FloatVector p = FloatVector.fromArray(SPECIES, pivots, jj);
+                FloatVector m0 = FloatVector.fromArray(SPECIES, acc, a);
+                FloatVector m1 = FloatVector.fromArray(SPECIES, acc, a + LANES);
+                FloatVector m2 = FloatVector.fromArray(SPECIES, acc, a + 2 * LANES);
+                FloatVector m3 = FloatVector.fromArray(SPECIES, acc, a + 3 * LANES);
+                FloatVector q0 = FloatVector.fromArray(SPECIES, acc, a + 4 * LANES);
+                FloatVector q1 = FloatVector.fromArray(SPECIES, acc, a + 5 * LANES);
+                FloatVector q2 = FloatVector.fromArray(SPECIES, acc, a + 6 * LANES);
+                FloatVector q3 = FloatVector.fromArray(SPECIES, acc, a + 7 * LANES);
+                FloatVector x0 = load(xa, xs, row + jj).sub(p);
+                FloatVector x1 = load(xa, xs, row + c1s + jj).sub(p);
+                FloatVector x2 = load(xa, xs, row + c2s + jj).sub(p);
+                FloatVector x3 = load(xa, xs, row + c3s + jj).sub(p);
+                FloatVector d0 = x0.sub(m0);
+                FloatVector d1 = x1.sub(m1);
+                FloatVector d2 = x2.sub(m2);
+                FloatVector d3 = x3.sub(m3);
+                m0 = d0.fma(r, m0);
+                m1 = d1.fma(r, m1);
+                m2 = d2.fma(r, m2);
+                m3 = d3.fma(r, m3);
+                d0.fma(x0.sub(m0), q0).intoArray(acc, a + 4 * LANES);
+                d1.fma(x1.sub(m1), q1).intoArray(acc, a + 5 * LANES);
+                d2.fma(x2.sub(m2), q2).intoArray(acc, a + 6 * LANES);
+                d3.fma(x3.sub(m3), q3).intoArray(acc, a + 7 * LANES);
+                m0.intoArray(acc, a);
+                m1.intoArray(acc, a + LANES);
+                m2.intoArray(acc, a + 2 * LANES);
+                m3.intoArray(acc, a + 3 * LANES);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- normalization
@@ -342,6 +429,19 @@ public final class PanamaBackend implements KernelBackend {
         }
         int vectorEnd = channels - channels % LANES;
         int last = channels - LANES;
+        if (vectorEnd == channels) {
+            for (long row = 0; row < rows; row++) {
+                long xRow = xFirst + row * channels;
+                long yRow = yFirst + row * channels;
+                for (int j = 0; j < vectorEnd; j += LANES) {
+                    FloatVector m = FloatVector.fromArray(SPECIES, center, j);
+                    FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
+                    FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
+                    store(load(xa, xs, xRow + j).sub(m).fma(s, b).max(floor), ya, ys, yRow + j);
+                }
+            }
+            return;
+        }
         for (long row = 0; row < rows; row++) {
             long xRow = xFirst + row * channels;
             long yRow = yFirst + row * channels;
@@ -400,8 +500,6 @@ public final class PanamaBackend implements KernelBackend {
     public void runGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
                                 long xFirst, float[] ya, MemorySegment ys, long yFirst, long stride, long length,
                                 long runs, float center, double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
-        sumDy[slot] = 0;
-        sumDyXc[slot] = 0;
         for (long r = 0; r < runs; r++) {
             long at = r * stride;
             runSums(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, length, center,
@@ -484,7 +582,11 @@ public final class PanamaBackend implements KernelBackend {
         return s;
     }
 
-    /** Lanes are channels, rows in blocks, four rows at a time, as in {@link #rowStatistics}. */
+    /**
+     * Lanes are channels; rows in memory order, four at a time into four accumulators per sum and
+     * channel vector, in scratch, added into double every {@link #ROW_BLOCK} rows, as in
+     * {@link #rowStatistics}.
+     */
     @Override
     public void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
                                 long xFirst, float[] ya, MemorySegment ys, long yFirst, long rows, int channels,
@@ -496,20 +598,19 @@ public final class PanamaBackend implements KernelBackend {
         }
         long vectorRows = channels < LANES ? 0 : rows - rows % 4;
         int vectorEnd = c0 + (c1 - c0) / LANES * LANES;
+        Arrays.fill(acc, 0, 8 * LANES * ((c1 - c0) / LANES + 1), 0f);
         for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
-            long blockRows = Math.min(ROW_BLOCK, vectorRows - row);
+            int k = (int) (Math.min(ROW_BLOCK, vectorRows - row) / 4);
             long at = row * channels;
-            for (int j = c0; j < vectorEnd; j += LANES) {
-                rowSums(dya, dys, dyFirst + at + j, xa, xs, xFirst + at + j, ya, ys, yFirst + at + j,
-                        blockRows, channels, center, j, acc);
-                addLanes(acc, j, 0, sumDy, sumDyXc, slot);
+            streamSums(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, channels, c0, c1, vectorEnd,
+                    k, center, acc);
+            for (int j = c0, a = 0; j < vectorEnd; j += LANES, a += 8 * LANES) {
+                addLanes(acc, a, j, 0, sumDy, sumDyXc, slot);
             }
             if (vectorEnd < c1) {
                 // vector tail: the last L channels; lanes before vectorEnd were counted already
                 int j = c1 - LANES;
-                rowSums(dya, dys, dyFirst + at + j, xa, xs, xFirst + at + j, ya, ys, yFirst + at + j,
-                        blockRows, channels, center, j, acc);
-                addLanes(acc, j, vectorEnd - j, sumDy, sumDyXc, slot);
+                addLanes(acc, (vectorEnd - c0) / LANES * 8 * LANES, j, vectorEnd - j, sumDy, sumDyXc, slot);
             }
         }
         // scalar tail
@@ -523,45 +624,50 @@ public final class PanamaBackend implements KernelBackend {
         }
     }
 
-    private static void addLanes(float[] acc, int j, int fromLane, double[] sumDy, double[] sumDyXc, int slot) {
+    /** Adds lanes {@code [fromLane, L)} of a channel vector's eight accumulators into double, then zeroes them. */
+    private static void addLanes(float[] acc, int a, int j, int fromLane, double[] sumDy, double[] sumDyXc, int slot) {
         for (int lane = fromLane; lane < LANES; lane++) {
-            sumDy[slot + j + lane] += acc[lane];
-            sumDyXc[slot + j + lane] += acc[LANES + lane];
+            sumDy[slot + j + lane] += (double) acc[a + lane] + acc[a + LANES + lane] + acc[a + 2 * LANES + lane]
+                    + acc[a + 3 * LANES + lane];
+            sumDyXc[slot + j + lane] += (double) acc[a + 4 * LANES + lane] + acc[a + 5 * LANES + lane]
+                    + acc[a + 6 * LANES + lane] + acc[a + 7 * LANES + lane];
         }
+        Arrays.fill(acc, a, a + 8 * LANES, 0f);
     }
 
-    /** Sums of one channel vector over {@code rows} rows (a multiple of 4) into {@code acc[0, 2L)}. */
-    private static void rowSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
-                                float[] ya, MemorySegment ys, long yAt, long rows, int channels, float[] center, int j,
-                                float[] acc) {
-        FloatVector m = FloatVector.fromArray(SPECIES, center, j);
-        FloatVector a0 = FloatVector.zero(SPECIES);
-        FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
-        FloatVector b0 = a0;
-        FloatVector b1 = a0;
-        FloatVector b2 = a0;
-        FloatVector b3 = a0;
-        long c1 = channels;
-        long c2 = 2L * channels;
-        long c3 = 3L * channels;
-        for (long i = 0; i < rows * channels; i += 4L * channels) {
-            FloatVector g0 = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
-            FloatVector g1 = gradient(load(dya, dys, dyAt + i + c1), ya, ys, yAt + i + c1);
-            FloatVector g2 = gradient(load(dya, dys, dyAt + i + c2), ya, ys, yAt + i + c2);
-            FloatVector g3 = gradient(load(dya, dys, dyAt + i + c3), ya, ys, yAt + i + c3);
-            a0 = a0.add(g0);
-            a1 = a1.add(g1);
-            a2 = a2.add(g2);
-            a3 = a3.add(g3);
-            b0 = g0.fma(load(xa, xs, xAt + i).sub(m), b0);
-            b1 = g1.fma(load(xa, xs, xAt + i + c1).sub(m), b1);
-            b2 = g2.fma(load(xa, xs, xAt + i + c2).sub(m), b2);
-            b3 = g3.fma(load(xa, xs, xAt + i + c3).sub(m), b3);
+    /** Steps 1 to k of the sums of a block's channel vectors, rows in memory order, as {@link #streamRows}. */
+    private static void streamSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                   float[] ya, MemorySegment ys, long yAt, int channels, int c0, int c1, int vectorEnd,
+                                   int k, float[] center, float[] acc) {
+        long s1 = channels;
+        long s2 = 2L * channels;
+        long s3 = 3L * channels;
+        int last = c1 - LANES;
+        int end = vectorEnd < c1 ? vectorEnd + LANES : vectorEnd;
+        for (long row = 0; row < 4L * k * channels; row += 4L * channels) {
+            int a = 0;
+            for (int j = c0; j < end; j += LANES, a += 8 * LANES) {
+                int jj = j < vectorEnd ? j : last;
+                long i = row + jj;
+                FloatVector m = FloatVector.fromArray(SPECIES, center, jj);
+                FloatVector g0 = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+                FloatVector g1 = gradient(load(dya, dys, dyAt + i + s1), ya, ys, yAt + i + s1);
+                FloatVector g2 = gradient(load(dya, dys, dyAt + i + s2), ya, ys, yAt + i + s2);
+                FloatVector g3 = gradient(load(dya, dys, dyAt + i + s3), ya, ys, yAt + i + s3);
+                FloatVector.fromArray(SPECIES, acc, a).add(g0).intoArray(acc, a);
+                FloatVector.fromArray(SPECIES, acc, a + LANES).add(g1).intoArray(acc, a + LANES);
+                FloatVector.fromArray(SPECIES, acc, a + 2 * LANES).add(g2).intoArray(acc, a + 2 * LANES);
+                FloatVector.fromArray(SPECIES, acc, a + 3 * LANES).add(g3).intoArray(acc, a + 3 * LANES);
+                g0.fma(load(xa, xs, xAt + i).sub(m), FloatVector.fromArray(SPECIES, acc, a + 4 * LANES))
+                        .intoArray(acc, a + 4 * LANES);
+                g1.fma(load(xa, xs, xAt + i + s1).sub(m), FloatVector.fromArray(SPECIES, acc, a + 5 * LANES))
+                        .intoArray(acc, a + 5 * LANES);
+                g2.fma(load(xa, xs, xAt + i + s2).sub(m), FloatVector.fromArray(SPECIES, acc, a + 6 * LANES))
+                        .intoArray(acc, a + 6 * LANES);
+                g3.fma(load(xa, xs, xAt + i + s3).sub(m), FloatVector.fromArray(SPECIES, acc, a + 7 * LANES))
+                        .intoArray(acc, a + 7 * LANES);
+            }
         }
-        a0.add(a1).add(a2.add(a3)).intoArray(acc, 0);
-        b0.add(b1).add(b2.add(b3)).intoArray(acc, LANES);
     }
 
     @Override
@@ -603,6 +709,13 @@ public final class PanamaBackend implements KernelBackend {
         }
         int vectorEnd = channels - channels % LANES;
         int last = channels - LANES;
+        if (vectorEnd == channels) {
+            for (long i = 0; i < rows * channels; i += channels) {
+                applyRow(dya, dys, dyFirst + i, xa, xs, xFirst + i, ya, ys, yFirst + i, dxa, dxs, dxFirst + i,
+                        channels, center, k1, k2, k3);
+            }
+            return;
+        }
         for (long row = 0; row < rows; row++) {
             long r = row * channels;
             // vector tail first, stored last (see the class comment)
@@ -618,6 +731,18 @@ public final class PanamaBackend implements KernelBackend {
                 store(g.fma(FloatVector.fromArray(SPECIES, k1, j), rest), dxa, dxs, dxFirst + i);
             }
             store(t, dxa, dxs, dxFirst + r + last);
+        }
+    }
+
+    /** dx of one row of whole vectors. */
+    private static void applyRow(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                 float[] ya, MemorySegment ys, long yAt, float[] dxa, MemorySegment dxs, long dxAt,
+                                 int channels, float[] center, float[] k1, float[] k2, float[] k3) {
+        for (int j = 0; j < channels; j += LANES) {
+            FloatVector g = gradient(load(dya, dys, dyAt + j), ya, ys, yAt + j);
+            FloatVector rest = load(xa, xs, xAt + j).sub(FloatVector.fromArray(SPECIES, center, j))
+                    .fma(FloatVector.fromArray(SPECIES, k2, j), FloatVector.fromArray(SPECIES, k3, j));
+            store(g.fma(FloatVector.fromArray(SPECIES, k1, j), rest), dxa, dxs, dxAt + j);
         }
     }
 

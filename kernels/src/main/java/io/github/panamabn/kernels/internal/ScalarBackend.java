@@ -19,11 +19,19 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
-    public void runStatistics(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
-                              float pivot, double[] mean, double[] m2, int slot, float[] scratch) {
-        long count = 0;
-        for (long r = 0; r < runs; r++) {
-            count = Welford.accumulate(xa, xs, first + r * stride, length, 1, pivot, mean, m2, slot, count);
+    public int channelGroup() {
+        return 64;
+    }
+
+    @Override
+    public void sampleStatistics(float[] xa, MemorySegment xs, long first, long samples, int channels, long spatial,
+                                 long sampleStride, float[] pivots, int pivotFrom, double[] mean, double[] m2,
+                                 int slot, int slotStride, float[] scratch) {
+        for (long n = 0; n < samples; n++) {
+            for (int j = 0; j < channels; j++) {
+                Welford.accumulate(xa, xs, first + n * sampleStride + j * spatial, spatial, 1, pivots[pivotFrom + j],
+                        mean, m2, slot + j * slotStride, n * spatial);
+            }
         }
     }
 
@@ -103,17 +111,17 @@ public final class ScalarBackend implements KernelBackend {
                                 long runs, float center, double[] sumDy, double[] sumDyXc, int slot,
                                 float[] scratch) {
         // Sums in double: the scalar twin favours clarity over speed here.
-        double s1 = 0;
-        double s2 = 0;
         for (long r = 0; r < runs; r++) {
+            double s1 = 0;
+            double s2 = 0;
             for (long i = r * stride; i < r * stride + length; i++) {
                 float g = gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
                 s1 += g;
                 s2 += g * (double) (Memory.get(xa, xs, xFirst + i) - center);
             }
+            sumDy[slot] += s1;
+            sumDyXc[slot] += s2;
         }
-        sumDy[slot] = s1;
-        sumDyXc[slot] = s2;
     }
 
     @Override
