@@ -550,17 +550,12 @@ public final class PanamaBackend implements KernelBackend {
             s1 += sumLanes(acc, 0);
             s2 += sumLanes(acc, LANES);
         }
-        // vector tail
-        if (i + LANES <= len) {
-            FloatVector a = FloatVector.zero(SPECIES);
-            FloatVector b = a;
-            for (; i + LANES <= len; i += LANES) {
-                FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
-                a = a.add(g);
-                b = g.fma(load(xa, xs, xAt + i).sub(m), b);
-            }
-            a.intoArray(acc, 0);
-            b.intoArray(acc, LANES);
+        // vector tail: at most three vectors, each added in double on its own (a vector carried from one
+        // iteration to the next of a short guarded loop is where C2 has been seen to box)
+        for (; i + LANES <= len; i += LANES) {
+            FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+            g.intoArray(acc, 0);
+            g.mul(load(xa, xs, xAt + i).sub(m)).intoArray(acc, LANES);
             s1 += sumLanes(acc, 0);
             s2 += sumLanes(acc, LANES);
         }
