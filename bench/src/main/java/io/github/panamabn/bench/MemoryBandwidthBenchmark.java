@@ -31,7 +31,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class MemoryBandwidthBenchmark {
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
 
-    @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13"})
+    @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13", "8x32x14x14"})
     public String shape;
 
     float[] x;

@@ -63,6 +63,17 @@ class ToleranceCanFailTest {
         assertRejected(shape, x, ChannelStatistics.of(n, mean, m2));
     }
 
+    @Test
+    void floatProductsThatUnderflowAreRejectedOnTinyData() {
+        // Data around 1e-30: float squares of the deviations underflow to 0, so a float-only Welford
+        // reports variance 0 for a true variance near 1e-60. An absolute floor of one subnormal float
+        // in the bound would let that pass.
+        TensorCase tc = new TensorCase(TensorShape.nc(1000, 2), DataFamily.TINY, 3, 0);
+        float[] x = tc.data();
+        Oracle.Statistics o = Oracle.statistics(tc.shape(), x, 0);
+        assertRejected(tc.shape(), x, ChannelStatistics.of(1000, o.mean(), new double[] {0, 0}));
+    }
+
     private static void assertRejected(TensorShape shape, float[] x, ChannelStatistics wrong) {
         Oracle.Statistics o = Oracle.statistics(shape, x, 0);
         assertThrows(AssertionError.class, () -> Tolerance.assertStatistics(o, wrong, "mutant"));

@@ -47,7 +47,7 @@ public class PyTorchBenchmark {
     @Param({"NCHW", "NHWC"})
     public String layout;
 
-    @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13"})
+    @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13", "8x32x14x14"})
     public String shape;
 
     /** PyTorch's intra-op threads, set before the engine starts in this fork. */
@@ -64,6 +64,11 @@ public class PyTorchBenchmark {
     private NDArray y;
     private NDArray dy;
     private GradientCollector collector;
+
+    /** The peer's name and version, for the report. */
+    public static String version() {
+        return "PyTorch " + Engine.getEngine("PyTorch").getVersion() + " through DJL";
+    }
 
     /** The tensor in PyTorch's view of the layout: NCHW as is, NHWC as a permuted channels-last view. */
     static NDArray tensor(NDManager manager, float[] data, TensorShape s) {

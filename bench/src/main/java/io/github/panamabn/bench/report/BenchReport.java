@@ -9,131 +9,412 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import javax.imageio.ImageIO;
+import org.apache.commons.math3.distribution.TDistribution;
 
 /**
- * Turns a JMH result file ({@code -rf csv}: the same fields as JSON, and no JSON library needed) into
- * a Markdown table and a PNG chart: per kernel, shape, layout and storage, SCALAR and PANAMA times with
- * JMH's error, PyTorch's when the peers ran, the ratios, the throughput in GB/s of the bytes the kernel
- * must move, and that as a fraction of the copy (or, for statistics, read-only sum) bandwidth
- * measured in the same run on the same size.
+ * Turns JMH's JSON results into {@code benchmarks.md} and {@code benchmarks.png}: the performance
+ * targets with their measured ratios, and a table per kernel, shape, layout, storage and thread
+ * count of SCALAR, PANAMA and PyTorch times with JMH's error, the ratios, the throughput of the bytes
+ * the kernel must move, that as a fraction of the bandwidth measured in the same run on the same size
+ * and thread count (%-of-roofline), and the bytes allocated per call.
  *
- * <p>Usage: {@code BenchReport results.csv outputDir [machine description]}.
+ * <p>PyTorch's timings settle, per process, in a fast or a slow mode (the slow one up to 3.5x slower
+ * here); with several forks the report takes the fastest fork's mean, and that fork's 99.9% error, so
+ * every ratio against PyTorch is against its best showing.
+ *
+ * <p>Usage: {@code BenchReport outputDir "heading" results.json...}.
  */
 public final class BenchReport {
     /** Bytes a kernel must move per element, at the least: reads and writes of 4-byte floats. */
     static final Map<String, Integer> BYTES_PER_ELEMENT = Map.of(
             "statistics", 4, "forwardTraining", 8, "forwardInference", 8, "backward", 12);
+    /** JMH's allocation count includes some of its own bookkeeping; below this a kernel allocates nothing. */
+    static final double ZERO_BYTES = 0.5;
+    private static final String[] KERNELS = {"statistics", "forwardTraining", "forwardInference", "backward"};
 
     private BenchReport() {
     }
 
-    /** One JMH result row. */
-    record Row(String benchmark, double score, double error, String unit, Map<String, String> params) {
-        String kernel() {
-            return benchmark.substring(benchmark.lastIndexOf('.') + 1);
-        }
-
-        String owner() {
-            String cls = benchmark.substring(0, benchmark.lastIndexOf('.'));
-            return cls.substring(cls.lastIndexOf('.') + 1);
-        }
-
+    /** One JMH result. */
+    record Result(String owner, String kernel, Map<String, String> params, int jmhThreads, double score, double error,
+                  List<List<Double>> raw, double bytesPerOp) {
         String param(String name) {
             return params.getOrDefault(name, "");
         }
+
+        /** The kernel's thread count: its {@code threads} parameter, else JMH's benchmark threads. */
+        int threads() {
+            String t = param("threads");
+            return t.isEmpty() ? jmhThreads : Integer.parseInt(t);
+        }
+
+        /** With several forks: the fastest fork's mean and 99.9% error; else this result. */
+        Result fastestFork() {
+            if (raw.size() < 2) {
+                return this;
+            }
+            List<Double> best = null;
+            for (List<Double> fork : raw) {
+                if (best == null || mean(fork) < mean(best)) {
+                    best = fork;
+                }
+            }
+            return new Result(owner, kernel, params, jmhThreads, mean(best), error999(best), List.of(best), bytesPerOp);
+        }
+    }
+
+    static double mean(List<Double> v) {
+        double s = 0;
+        for (double d : v) {
+            s += d;
+        }
+        return s / v.size();
+    }
+
+    /** Half-width of the 99.9% confidence interval of the mean, as JMH computes it. */
+    static double error999(List<Double> v) {
+        if (v.size() < 2) {
+            return Double.NaN;
+        }
+        double m = mean(v);
+        double ss = 0;
+        for (double d : v) {
+            ss += (d - m) * (d - m);
+        }
+        double sd = Math.sqrt(ss / (v.size() - 1));
+        return new TDistribution(v.size() - 1).inverseCumulativeProbability(1 - 0.001 / 2) * sd / Math.sqrt(v.size());
     }
 
     public static void main(String[] args) throws IOException {
-        Locale.setDefault(Locale.ROOT);
-        if (args.length < 2) {
-            System.err.println("usage: BenchReport results.csv outputDir [machine description]");
+        if (args.length < 3) {
+            System.err.println("usage: BenchReport outputDir \"heading\" results.json...");
             System.exit(2);
         }
-        List<Row> rows = read(Path.of(args[0]));
-        Path out = Path.of(args[1]);
+        List<Path> files = new ArrayList<>();
+        for (int i = 2; i < args.length; i++) {
+            files.add(Path.of(args[i]));
+        }
+        write(read(files), Path.of(args[0]), args[1]);
+    }
+
+    /** Reads JMH JSON result files. */
+    @SuppressWarnings("unchecked")
+    static List<Result> read(List<Path> files) throws IOException {
+        List<Result> results = new ArrayList<>();
+        for (Path f : files) {
+            for (Object o : (List<Object>) Json.parse(Files.readString(f))) {
+                Map<String, Object> r = (Map<String, Object>) o;
+                String benchmark = (String) r.get("benchmark");
+                String cls = benchmark.substring(0, benchmark.lastIndexOf('.'));
+                Map<String, String> params = new LinkedHashMap<>();
+                Object p = r.get("params");
+                if (p != null) {
+                    ((Map<String, Object>) p).forEach((k, v) -> params.put(k, String.valueOf(v)));
+                }
+                Map<String, Object> primary = (Map<String, Object>) r.get("primaryMetric");
+                List<List<Double>> raw = new ArrayList<>();
+                for (Object fork : (List<Object>) primary.get("rawData")) {
+                    List<Double> it = new ArrayList<>();
+                    for (Object v : (List<Object>) fork) {
+                        it.add(number(v));
+                    }
+                    raw.add(it);
+                }
+                double alloc = Double.NaN;
+                Map<String, Object> secondary = (Map<String, Object>) r.get("secondaryMetrics");
+                if (secondary != null && secondary.get("gc.alloc.rate.norm") instanceof Map<?, ?> m) {
+                    alloc = number(m.get("score"));
+                }
+                results.add(new Result(cls.substring(cls.lastIndexOf('.') + 1),
+                        benchmark.substring(benchmark.lastIndexOf('.') + 1), params,
+                        ((Number) r.get("threads")).intValue(), number(primary.get("score")),
+                        number(primary.get("scoreError")), raw, alloc));
+            }
+        }
+        return results;
+    }
+
+    private static double number(Object v) {
+        return v instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    /** Writes benchmarks.md and benchmarks.png into {@code out}. */
+    static void write(List<Result> results, Path out, String heading) throws IOException {
         Files.createDirectories(out);
-        String machine = args.length > 2 ? args[2] : machine();
-        String table = table(rows);
-        Files.writeString(out.resolve("benchmarks.md"), "Run on " + LocalDate.now() + (machine.isEmpty() ? "" : ", " + machine)
-                + ". Times in ms (mean ± JMH 99.9% error).\n\n" + table + "\n![speed-ups](benchmarks.png)\n");
-        chart(rows, out.resolve("benchmarks.png"));
-        System.out.println(table);
+        Report r = new Report(results);
+        String md = heading + "\n\n"
+                + "Times in ms: JMH's mean ± its 99.9% error. PyTorch: the fastest of its forks, with that fork's "
+                + "error (its timings settle per process in a fast or a slow mode, up to 3.5x apart here). "
+                + "Ratios are times divided, ± the errors carried through. GB/s: the bytes the kernel must move "
+                + "(statistics reads x; forward reads x and writes y; backward reads x and dy and writes dx) per "
+                + "second; % of roofline: that against the read (statistics) or copy bandwidth measured in the same "
+                + "run on buffers of the same size with the same number of threads. B/op: bytes allocated per call "
+                + "(JMH's gc profiler, calling thread).\n\n"
+                + "## Targets\n\n" + r.targets() + "\n## All results\n\n" + r.table() + "\n![speed-ups](benchmarks.png)\n";
+        Files.writeString(out.resolve("benchmarks.md"), md);
+        r.chart(out.resolve("benchmarks.png"));
+        System.out.println(md);
     }
 
-    /** CPU model, cores and JDK of this machine, for the report's heading. */
-    static String machine() {
-        String cpu = "unknown CPU";
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name")) {
-                    cpu = line.substring(line.indexOf(':') + 1).trim();
-                    break;
+    /** The results indexed for the report. */
+    static final class Report {
+        private final List<Result> results = new ArrayList<>();
+
+        Report(List<Result> all) {
+            for (Result r : all) {
+                results.add(r.owner().equals("PyTorchBenchmark") ? r.fastestFork() : r);
+            }
+        }
+
+        Result find(String owner, String kernel, String shape, String layout, String storage, String impl, int threads) {
+            for (Result r : results) {
+                if (r.owner().equals(owner) && r.kernel().equals(kernel) && r.param("shape").equals(shape)
+                        && (layout == null || r.param("layout").equals(layout))
+                        && (storage == null || r.param("storage").equals(storage))
+                        && (impl == null || r.param("implementation").equals(impl))
+                        && r.threads() == threads) {
+                    return r;
                 }
             }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: keep the default
+            return null;
         }
-        return cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores, JDK " + Runtime.version();
-    }
 
-    static List<Row> read(Path csv) throws IOException {
-        List<String> lines = Files.readAllLines(csv);
-        List<String> header = split(lines.get(0));
-        List<Row> rows = new ArrayList<>();
-        for (String line : lines.subList(1, lines.size())) {
-            if (line.isBlank()) {
-                continue;
-            }
-            List<String> f = split(line);
-            Map<String, String> params = new LinkedHashMap<>();
-            for (int i = 0; i < header.size(); i++) {
-                if (header.get(i).startsWith("Param: ") && i < f.size()) {
-                    params.put(header.get(i).substring(7), f.get(i));
+        Result panama(String kernel, String shape, String layout, int threads) {
+            return find("KernelBenchmark", kernel, shape, layout, "ARRAY", "PANAMA", threads);
+        }
+
+        Result pytorch(String kernel, String shape, String layout, int threads) {
+            return find("PyTorchBenchmark", kernel, shape, layout, null, null, threads);
+        }
+
+        Result scalar(String kernel, String shape, String layout) {
+            return find("KernelBenchmark", kernel, shape, layout, "ARRAY", "SCALAR", 1);
+        }
+
+        /** Bytes per second the machine moved in the same run: read-only, or copy (the faster copy). */
+        double bandwidth(String shape, boolean readOnly, int threads) {
+            double bytes = elements(shape) * (readOnly ? 4.0 : 8.0) * threads;
+            double best = Double.NaN;
+            for (String kind : readOnly ? new String[] {"sum"} : new String[] {"copy", "vectorCopy"}) {
+                Result r = find("MemoryBandwidthBenchmark", kind, shape, null, null, null, threads);
+                if (r != null) {
+                    double bw = bytes / (r.score() * 1e-3);
+                    best = Double.isNaN(best) ? bw : Math.max(best, bw);
                 }
             }
-            double error = parse(f.get(header.indexOf("Score Error (99.9%)")));
-            rows.add(new Row(f.get(header.indexOf("Benchmark")), parse(f.get(header.indexOf("Score"))), error,
-                    f.get(header.indexOf("Unit")), params));
+            return best;
         }
-        return rows;
-    }
 
-    private static double parse(String s) {
-        try {
-            return Double.parseDouble(s);
-        } catch (NumberFormatException e) {
-            return Double.NaN;
+        /** The kernel's throughput of the bytes it must move, as a fraction of the measured bandwidth. */
+        double roofline(Result p) {
+            double gbs = bytesPerSecond(p);
+            return gbs / bandwidth(p.param("shape"), p.kernel().equals("statistics"), p.threads());
         }
-    }
 
-    /** CSV fields, quoted or not. */
-    static List<String> split(String line) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        for (int i = 0; i < line.length(); i++) {
-            char c = line.charAt(i);
-            if (c == '"') {
-                quoted = !quoted;
-            } else if (c == ',' && !quoted) {
-                out.add(cur.toString());
-                cur.setLength(0);
-            } else {
-                cur.append(c);
+        String targets() {
+            StringBuilder b = new StringBuilder("| target | where | measured | needed | met |\n|---|---|---|---|---|\n");
+            String[] big = {"32x64x56x56", "64x64x56x56"};
+            for (String shape : big) {
+                ratioTarget(b, "forward training NCHW vs PyTorch, 1 thread", "forwardTraining", shape, "NCHW", 1, 4);
+                ratioTarget(b, "forward training NCHW vs PyTorch, 2 threads", "forwardTraining", shape, "NCHW", 2, 3);
+            }
+            for (String shape : big) {
+                for (int t = 1; t <= 2; t++) {
+                    ratioTarget(b, "forward training NHWC vs PyTorch, " + t + " thread" + (t > 1 ? "s" : ""),
+                            "forwardTraining", shape, "NHWC", t, 1.3);
+                }
+            }
+            for (String shape : big) {
+                for (int t = 1; t <= 2; t++) {
+                    ratioTarget(b, "backward NCHW vs PyTorch", "backward", shape, "NCHW", t, 1.8);
+                    ratioTarget(b, "backward NHWC vs PyTorch (not slower)", "backward", shape, "NHWC", t, 1.0);
+                }
+            }
+            for (String layout : new String[] {"NCHW", "NHWC"}) {
+                for (int t = 1; t <= 2; t++) {
+                    Result p = panama("forwardInference", "64x64x56x56", layout, t);
+                    if (p != null) {
+                        double f = roofline(p);
+                        row(b, "forward inference vs copy bandwidth", "64x64x56x56 " + layout + ", " + t + "t",
+                                String.format("%.2fx", f), "0.90x", f >= 0.9);
+                    }
+                }
+            }
+            double worst = Double.POSITIVE_INFINITY;
+            String where = "–";
+            for (Result p : results) {
+                if (p.owner().equals("KernelBenchmark") && p.kernel().equals("forwardInference")
+                        && p.param("implementation").equals("PANAMA") && p.param("storage").equals("ARRAY")) {
+                    Result t = pytorch("forwardInference", p.param("shape"), p.param("layout"), p.threads());
+                    if (t != null && t.score() / p.score() < worst) {
+                        worst = t.score() / p.score();
+                        where = p.param("shape") + " " + p.param("layout") + ", " + p.threads() + "t";
+                    }
+                }
+            }
+            if (worst != Double.POSITIVE_INFINITY) {
+                row(b, "forward inference vs PyTorch, worst shape", where, String.format("%.2fx", worst), "1.00x",
+                        worst >= 1);
+            }
+            for (String layout : new String[] {"NCHW", "NHWC"}) {
+                Result p = panama("statistics", L2_SHAPE, layout, 1);
+                Result s = scalar("statistics", L2_SHAPE, layout);
+                if (p != null && s != null) {
+                    row(b, "statistics vs SCALAR, L2-resident", L2_SHAPE + " " + layout + ", 1t", ratio(s, p), "8x",
+                            s.score() / p.score() >= 8);
+                }
+            }
+            double most = 0;
+            String allocWhere = "–";
+            for (Result p : results) {
+                if (p.owner().equals("KernelBenchmark") && p.param("implementation").equals("PANAMA")
+                        && p.bytesPerOp() > most) {
+                    most = p.bytesPerOp();
+                    allocWhere = p.kernel() + " " + p.param("shape") + " " + p.param("layout") + " "
+                            + p.param("storage").toLowerCase(Locale.ROOT) + ", " + p.threads() + "t";
+                }
+            }
+            row(b, "bytes allocated per PANAMA call, most of any", allocWhere, String.format("%.2f B", most),
+                    "0 (< " + ZERO_BYTES + ")", most < ZERO_BYTES);
+            return b.toString();
+        }
+
+        private void ratioTarget(StringBuilder b, String what, String kernel, String shape, String layout, int threads,
+                                 double needed) {
+            Result p = panama(kernel, shape, layout, threads);
+            Result t = pytorch(kernel, shape, layout, threads);
+            if (p != null && t != null) {
+                row(b, what, shape + " " + layout + ", " + threads + "t", ratio(t, p),
+                        String.format("%.1fx", needed), t.score() / p.score() >= needed);
             }
         }
-        out.add(cur.toString());
-        return out;
+
+        private static void row(StringBuilder b, String what, String where, String measured, String needed,
+                                boolean met) {
+            b.append("| ").append(what).append(" | ").append(where).append(" | ").append(measured).append(" | ")
+                    .append(needed).append(" | ").append(met ? "yes" : "**no**").append(" |\n");
+        }
+
+        String table() {
+            StringBuilder b = new StringBuilder();
+            b.append("| kernel | shape | layout | storage | threads | scalar | panama | pytorch | panama vs scalar"
+                    + " | panama vs pytorch | panama GB/s | % of roofline | B/op |\n");
+            b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            for (String kernel : KERNELS) {
+                for (Result p : results) {
+                    if (!p.owner().equals("KernelBenchmark") || !p.param("implementation").equals("PANAMA")
+                            || !p.kernel().equals(kernel)) {
+                        continue;
+                    }
+                    String shape = p.param("shape");
+                    String layout = p.param("layout");
+                    boolean array = p.param("storage").equals("ARRAY");
+                    Result s = array && p.threads() == 1 ? scalar(kernel, shape, layout) : null;
+                    Result t = array ? pytorch(kernel, shape, layout, p.threads()) : null;
+                    double roof = roofline(p);
+                    b.append(String.format("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %.1f | %s | %s |%n",
+                            kernel, shape, layout, p.param("storage").toLowerCase(Locale.ROOT), p.threads(), ms(s), ms(p),
+                            ms(t), s == null ? "–" : ratio(s, p), t == null ? "–" : ratio(t, p),
+                            bytesPerSecond(p) / 1e9, Double.isNaN(roof) ? "–" : String.format("%.0f%%", 100 * roof),
+                            Double.isNaN(p.bytesPerOp()) ? "–" : String.format("%.2f", p.bytesPerOp())));
+                }
+            }
+            return b.toString();
+        }
+
+        /**
+         * Bars per kernel, shape and layout on arrays: PANAMA's speed-up over PyTorch at one and two threads,
+         * and over SCALAR at one.
+         */
+        void chart(Path file) throws IOException {
+            List<String> labels = new ArrayList<>();
+            List<double[]> values = new ArrayList<>();
+            for (String kernel : KERNELS) {
+                for (Result p : results) {
+                    if (!p.owner().equals("KernelBenchmark") || !p.param("implementation").equals("PANAMA")
+                            || !p.param("storage").equals("ARRAY") || p.threads() != 1 || !p.kernel().equals(kernel)) {
+                        continue;
+                    }
+                    String shape = p.param("shape");
+                    String layout = p.param("layout");
+                    Result p2 = panama(kernel, shape, layout, 2);
+                    Result t1 = pytorch(kernel, shape, layout, 1);
+                    Result t2 = pytorch(kernel, shape, layout, 2);
+                    Result s = scalar(kernel, shape, layout);
+                    labels.add(kernel + " " + shape + " " + layout);
+                    values.add(new double[] {
+                        t1 == null ? 0 : t1.score() / p.score(),
+                        t2 == null || p2 == null ? 0 : t2.score() / p2.score(),
+                        s == null ? 0 : s.score() / p.score()});
+                }
+            }
+            Color[] colors = {new Color(240, 150, 40), new Color(190, 90, 20), new Color(30, 90, 200)};
+            int rowH = 34;
+            int left = 300;
+            int width = 1100;
+            int height = 90 + rowH * Math.max(1, labels.size());
+            double max = 2;
+            for (double[] v : values) {
+                for (double d : v) {
+                    max = Math.max(max, d);
+                }
+            }
+            double scale = (width - left - 90) / Math.log(max * 1.5);
+            int origin = left + (int) (scale * Math.log(1.5)); // the 1x line; bars start at 1/1.5x
+            BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+            Graphics2D g = img.createGraphics();
+            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+            g.setColor(Color.WHITE);
+            g.fillRect(0, 0, width, height);
+            g.setColor(Color.BLACK);
+            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
+            g.drawString("PANAMA speed-up, log scale (red line: 1x)", 20, 24);
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+            String[] legend = {"over PyTorch, 1 thread", "over PyTorch, 2 threads", "over SCALAR, 1 thread"};
+            for (int i = 0; i < 3; i++) {
+                g.setColor(colors[i]);
+                g.fillRect(20 + i * 220, 36, 12, 12);
+                g.setColor(Color.BLACK);
+                g.drawString(legend[i], 38 + i * 220, 47);
+            }
+            for (int i = 0; i < labels.size(); i++) {
+                int y = 64 + i * rowH;
+                g.setColor(Color.DARK_GRAY);
+                g.drawString(labels.get(i), 10, y + 18);
+                double[] v = values.get(i);
+                for (int k = 0; k < 3; k++) {
+                    if (v[k] <= 0) {
+                        continue;
+                    }
+                    int x = left + (int) (scale * Math.log(v[k] * 1.5));
+                    g.setColor(colors[k]);
+                    g.fillRect(left, y + 2 + 10 * k, Math.max(1, x - left), 9);
+                    g.setColor(Color.BLACK);
+                    g.drawString(String.format("%.2fx", v[k]), x + 4, y + 11 + 10 * k);
+                }
+            }
+            g.setColor(Color.RED);
+            g.setStroke(new BasicStroke(1.5f));
+            g.drawLine(origin, 56, origin, height - 10);
+            g.dispose();
+            ImageIO.write(img, "png", file.toFile());
+        }
     }
 
-    private static long elements(String shape) {
+    /** The L2-resident shape the statistics target is measured on. */
+    static final String L2_SHAPE = "8x32x14x14";
+
+    static double bytesPerSecond(Result p) {
+        return elements(p.param("shape")) * BYTES_PER_ELEMENT.getOrDefault(p.kernel(), 8) / (p.score() * 1e-3);
+    }
+
+    static long elements(String shape) {
         long n = 1;
         for (String d : shape.split("x")) {
             n *= Long.parseLong(d);
@@ -141,108 +422,17 @@ public final class BenchReport {
         return n;
     }
 
-    private static Row find(List<Row> rows, String owner, String kernel, String shape, String layout, String storage,
-                            String impl) {
-        for (Row r : rows) {
-            if (r.owner().equals(owner) && r.kernel().equals(kernel) && r.param("shape").equals(shape)
-                    && (layout == null || r.param("layout").equals(layout))
-                    && (storage == null || r.param("storage").equals(storage))
-                    && (impl == null || r.param("implementation").equals(impl))) {
-                return r;
-            }
-        }
-        return null;
-    }
-
-    private static String ms(Row r) {
+    private static String ms(Result r) {
         if (r == null) {
             return "–";
         }
         return Double.isNaN(r.error()) ? String.format("%.3f", r.score()) : String.format("%.3f ± %.3f", r.score(), r.error());
     }
 
-    static String table(List<Row> rows) {
-        StringBuilder b = new StringBuilder();
-        b.append("| kernel | shape | layout | storage | threads | scalar | panama | pytorch | panama vs scalar"
-                + " | panama vs pytorch | panama GB/s | % of roofline |\n");
-        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        for (Row p : rows) {
-            if (!p.owner().equals("KernelBenchmark") || !p.param("implementation").equals("PANAMA")) {
-                continue;
-            }
-            String shape = p.param("shape");
-            String layout = p.param("layout");
-            String storage = p.param("storage");
-            Row s = find(rows, "KernelBenchmark", p.kernel(), shape, layout, storage, "SCALAR");
-            Row t = storage.equals("ARRAY") ? find(rows, "PyTorchBenchmark", p.kernel(), shape, layout, null, null) : null;
-            Row limit = find(rows, "MemoryBandwidthBenchmark", p.kernel().equals("statistics") ? "sum" : "copy", shape,
-                    null, null, null);
-            double bytes = elements(shape) * BYTES_PER_ELEMENT.getOrDefault(p.kernel(), 8);
-            double gbs = bytes / (p.score() * 1e-3) / 1e9;
-            String roofline = "–";
-            if (limit != null) {
-                double limitBytes = elements(shape) * (p.kernel().equals("statistics") ? 4 : 8);
-                double limitGbs = limitBytes / (limit.score() * 1e-3) / 1e9;
-                roofline = String.format("%.0f%% of %.1f GB/s", 100 * gbs / limitGbs, limitGbs);
-            }
-            b.append(String.format("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |%n", p.kernel(), shape,
-                    layout, storage.toLowerCase(Locale.ROOT), p.param("threads").isEmpty() ? "1" : p.param("threads"),
-                    ms(s), ms(p), ms(t), s == null ? "–" : String.format("%.1fx", s.score() / p.score()),
-                    t == null ? "–" : String.format("%.2fx", t.score() / p.score()), gbs, roofline));
-        }
-        return b.toString();
-    }
-
-    /** Bars of PANAMA's speed-up over SCALAR and over PyTorch, per kernel, shape and layout (array storage). */
-    static void chart(List<Row> rows, Path file) throws IOException {
-        List<String> labels = new ArrayList<>();
-        List<double[]> values = new ArrayList<>();
-        for (Row p : rows) {
-            if (!p.owner().equals("KernelBenchmark") || !p.param("implementation").equals("PANAMA")
-                    || !p.param("storage").equals("ARRAY")) {
-                continue;
-            }
-            Row s = find(rows, "KernelBenchmark", p.kernel(), p.param("shape"), p.param("layout"), "ARRAY", "SCALAR");
-            Row t = find(rows, "PyTorchBenchmark", p.kernel(), p.param("shape"), p.param("layout"), null, null);
-            labels.add(p.kernel() + " " + p.param("shape") + " " + p.param("layout"));
-            values.add(new double[] {s == null ? 0 : s.score() / p.score(), t == null ? 0 : t.score() / p.score()});
-        }
-        int rowH = 26;
-        int left = 330;
-        int width = 1000;
-        int height = 80 + rowH * Math.max(1, labels.size());
-        double max = 1;
-        for (double[] v : values) {
-            max = Math.max(max, Math.max(v[0], v[1]));
-        }
-        double scale = (width - left - 60) / Math.log1p(max);
-        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, width, height);
-        g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
-        g.drawString("PANAMA speed-up (log scale): blue over SCALAR, orange over PyTorch; the line is 1x", 20, 28);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        int one = left + (int) (scale * Math.log1p(1));
-        for (int i = 0; i < labels.size(); i++) {
-            int y = 50 + i * rowH;
-            g.setColor(Color.DARK_GRAY);
-            g.drawString(labels.get(i), 10, y + 14);
-            double[] v = values.get(i);
-            g.setColor(new Color(30, 90, 200));
-            g.fillRect(left, y + 2, (int) (scale * Math.log1p(v[0])), 10);
-            g.setColor(new Color(240, 150, 40));
-            g.fillRect(left, y + 13, (int) (scale * Math.log1p(v[1])), 10);
-            g.setColor(Color.BLACK);
-            g.drawString(String.format("%.1fx%s", v[0], v[1] > 0 ? String.format(" / %.2fx", v[1]) : ""),
-                    left + (int) (scale * Math.log1p(Math.max(v[0], v[1]))) + 5, y + 16);
-        }
-        g.setColor(Color.RED);
-        g.setStroke(new BasicStroke(1f));
-        g.drawLine(one, 40, one, height - 10);
-        g.dispose();
-        ImageIO.write(img, "png", file.toFile());
+    /** {@code slower / faster} with the relative errors of both carried through. */
+    static String ratio(Result slower, Result faster) {
+        double q = slower.score() / faster.score();
+        double rel = Math.hypot(slower.error() / slower.score(), faster.error() / faster.score());
+        return Double.isNaN(rel) ? String.format("%.2fx", q) : String.format("%.2fx ± %.2f", q, q * rel);
     }
 }
