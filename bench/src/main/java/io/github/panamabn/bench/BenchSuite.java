@@ -58,7 +58,8 @@ public final class BenchSuite {
         List<Path> files = new ArrayList<>();
         for (int threads = 1; threads <= 2; threads++) {
             files.add(run(resultsDir, "bandwidth-" + threads, options(quick, 1)
-                    .include(MemoryBandwidthBenchmark.class.getName()).threads(threads).param("shape", shapes)));
+                    .include(MemoryBandwidthBenchmark.class.getName()).threads(threads).param("shape", shapes)
+                    .addProfiler(GCProfiler.class)));
         }
         files.add(run(resultsDir, "panama", options(quick, 1).include(KernelBenchmark.class.getName())
                 .param("implementation", "PANAMA").param("shape", shapes).addProfiler(GCProfiler.class)));

@@ -37,7 +37,7 @@ public abstract class BatchNormLayer implements Layer {
     private final int numFeatures;
     private final BatchNormOptions options;
     private final Activation activation;
-    private final BatchNorm kernels;
+    private volatile BatchNorm kernels;
 
     private final float[] weight;
     private final float[] bias;
@@ -106,6 +106,23 @@ public abstract class BatchNormLayer implements Layer {
     /** The fused activation. */
     public Activation activation() {
         return activation;
+    }
+
+    /** The kernels this layer runs on ({@link BatchNorm#get()} unless set). */
+    public BatchNorm kernels() {
+        return kernels;
+    }
+
+    /**
+     * Runs this layer on {@code kernels}, for example {@code BatchNorm.get().withThreads(4)} to spread each
+     * call over four threads. Results are the same bits for any thread count of the same implementation.
+     */
+    public BatchNormLayer setKernels(BatchNorm kernels) {
+        if (kernels == null) {
+            throw new NullPointerException("kernels must not be null");
+        }
+        this.kernels = kernels;
+        return this;
     }
 
     /** Whether the layer is in training mode (the initial mode). */
@@ -260,6 +277,7 @@ public abstract class BatchNormLayer implements Layer {
     @Override
     public void forward(TensorShape shape, float[] x, float[] y) {
         checkShape(shape);
+        BatchNorm kernels = this.kernels;
         if (!usesBatchStatistics()) {
             kernels.forwardInference(shape, x, 0, y, 0, runningMean, runningVar, weight, bias, options.eps(), activation);
             return;
@@ -351,6 +369,7 @@ public abstract class BatchNormLayer implements Layer {
     }
 
     private void backwardEntered(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
+        BatchNorm kernels = this.kernels;
         // Everything checked before the eval-mode branch below overwrites the saved statistics.
         long count = shape.elementCount();
         requireLength(x, count, "x");
@@ -490,12 +509,15 @@ public abstract class BatchNormLayer implements Layer {
         loadStateDict(SafeTensors.read(file), "");
     }
 
-    /** A thread-safe, read-only copy for serving: the running statistics and affine parameters now. */
+    /**
+     * A thread-safe, read-only copy for serving: the running statistics and affine parameters now, on
+     * this layer's kernels.
+     */
     public FrozenBatchNorm freeze() {
         if (runningMean == null) {
             throw new IllegalStateException("a layer without running statistics cannot be frozen");
         }
-        return new FrozenBatchNorm(runningMean, runningVar, weight, bias, options.eps(), activation);
+        return new FrozenBatchNorm(runningMean, runningVar, weight, bias, options.eps(), activation, kernels);
     }
 
     @Override

@@ -30,8 +30,17 @@ public final class FrozenBatchNorm {
      */
     public FrozenBatchNorm(float[] runningMean, float[] runningVar, float[] weight, float[] bias, float eps,
                            Activation activation) {
-        if (runningMean == null || runningVar == null || activation == null) {
-            throw new NullPointerException("runningMean, runningVar and activation must not be null");
+        this(runningMean, runningVar, weight, bias, eps, activation, BatchNorm.get());
+    }
+
+    /**
+     * As {@link #FrozenBatchNorm(float[], float[], float[], float[], float, Activation)}, running on
+     * {@code kernels} (for example {@code BatchNorm.get().withThreads(4)}).
+     */
+    public FrozenBatchNorm(float[] runningMean, float[] runningVar, float[] weight, float[] bias, float eps,
+                           Activation activation, BatchNorm kernels) {
+        if (runningMean == null || runningVar == null || activation == null || kernels == null) {
+            throw new NullPointerException("runningMean, runningVar, activation and kernels must not be null");
         }
         this.runningMean = runningMean.clone();
         this.runningVar = runningVar.clone();
@@ -39,7 +48,7 @@ public final class FrozenBatchNorm {
         this.bias = bias == null ? null : bias.clone();
         this.eps = eps;
         this.activation = activation;
-        this.kernels = BatchNorm.get();
+        this.kernels = kernels;
         // Validates lengths, eps and variances now rather than at the first forward.
         float[] probe = new float[runningMean.length];
         kernels.forwardInference(TensorShape.nc(1, runningMean.length), probe, 0, probe, 0,

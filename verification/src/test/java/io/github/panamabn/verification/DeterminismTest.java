@@ -9,6 +9,7 @@ import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.Implementation;
 import io.github.panamabn.kernels.Layout;
 import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.nn.BatchNorm2d;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -232,6 +233,38 @@ class DeterminismTest {
             }
         } finally {
             callers.shutdown();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void aLayerOnSeveralThreadsTrainsToTheSameBits(Implementation impl) {
+        TensorShape shape = TensorShape.of(Layout.CHANNELS_LAST, 16, 61, 28, 28);
+        float[][] d = data(shape, 3);
+        List<int[]> seen = new ArrayList<>();
+        for (int threads : new int[] {1, 3}) {
+            BatchNorm2d bn = new BatchNorm2d(61);
+            bn.setKernels(BatchNorm.of(impl).withThreads(threads));
+            float[] y = new float[d[0].length];
+            float[] dx = new float[d[0].length];
+            for (int step = 0; step < 3; step++) {
+                bn.forward(shape, d[0], y);
+                bn.backward(shape, d[0], y, d[1], dx);
+                for (int c = 0; c < 61; c++) {
+                    bn.weight()[c] -= 0.1f * bn.weightGrad()[c];
+                    bn.bias()[c] -= 0.1f * bn.biasGrad()[c];
+                }
+                bn.zeroGrad();
+            }
+            bn.eval();
+            bn.forward(shape, d[0], y);
+            seen.add(bits(y));
+            seen.add(bits(dx));
+            seen.add(bits(bn.runningMean()));
+            seen.add(bits(bn.runningVar()));
+        }
+        for (int i = 0; i < 4; i++) {
+            assertArrayEquals(seen.get(i), seen.get(i + 4), impl + " result " + i);
         }
     }
 }

@@ -198,13 +198,15 @@ class FuzzTest {
     void everyEntryPointOnlyEverSucceedsCorrectlyOrRefusesWithoutWriting() throws Exception {
         SplittableRandom r = new SplittableRandom(20261123);
         for (Implementation impl : Implementation.values()) {
-            BatchNorm bn = BatchNorm.of(impl);
+            // The calling thread alone, or with a worker: the same contract.
+            BatchNorm[] kernels = {BatchNorm.of(impl), BatchNorm.of(impl).withThreads(2)};
             for (int i = 0; i < CASES_PER_ENTRY; i++) {
-                forwardTraining(bn, r);
-                forwardInference(bn, r);
-                backward(bn, r);
-                statistics(bn, r);
-                segments(bn, r);
+                forwardTraining(kernels[r.nextInt(2)], r);
+                forwardInference(kernels[r.nextInt(2)], r);
+                backward(kernels[r.nextInt(2)], r);
+                statistics(kernels[r.nextInt(2)], r);
+                segments(kernels[r.nextInt(2)], r);
+                threads(kernels[0], r);
             }
         }
         for (int i = 0; i < CASES_PER_ENTRY; i++) {
@@ -252,6 +254,13 @@ class FuzzTest {
                     bn.forwardTraining(s, x.clone(), xOff, again, fy, gamma, beta, eps, act, null, null, null);
                     assertTrue(Arrays.equals(y, again), "forwardTraining repeats bit for bit");
                 });
+    }
+
+    private void threads(BatchNorm bn, SplittableRandom r) throws Exception {
+        boolean b = bad(r);
+        int n = b ? (r.nextBoolean() ? r.nextInt(-2, 1) : r.nextInt(257, 1000)) : r.nextInt(1, 4);
+        expect(!b, new Outputs(), "withThreads " + n, () -> assertEquals(n, bn.withThreads(n).threads()), () -> {
+        });
     }
 
     private void forwardInference(BatchNorm bn, SplittableRandom r) throws Exception {

@@ -19,8 +19,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.WeakReference;
 import java.util.SplittableRandom;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -210,13 +210,19 @@ class ReliabilityTest {
                 for (int i = 0; i < 20_000; i++) {
                     bn.forward(NCHW, x, y);   // warm up: compiled code, per-thread workspace in place
                 }
-                long before = mx.getCurrentThreadAllocatedBytes();
+                // Rounds until one is clean: under load the JIT may not have compiled the loops yet, and code it
+                // has not compiled boxes vectors. A forward that allocates on every call fails every round.
                 boolean ok = true;
-                for (int i = 0; i < 2_000; i++) {
-                    bn.forward(NCHW, x, y);
-                    ok &= java.util.Arrays.equals(y, expected);
+                long fewest = Long.MAX_VALUE;
+                for (int round = 0; round < 10 && fewest >= 2_000; round++) {
+                    long before = mx.getCurrentThreadAllocatedBytes();
+                    for (int i = 0; i < 2_000; i++) {
+                        bn.forward(NCHW, x, y);
+                        ok &= java.util.Arrays.equals(y, expected);
+                    }
+                    fewest = Math.min(fewest, mx.getCurrentThreadAllocatedBytes() - before);
                 }
-                allocated[id] = mx.getCurrentThreadAllocatedBytes() - before;
+                allocated[id] = fewest;
                 same[id] = ok;
             });
             threads[t].start();
@@ -227,49 +233,51 @@ class ReliabilityTest {
         for (int t = 0; t < 8; t++) {
             assertTrue(same[t], "thread " + t + " saw a different result");
             // 2,000 calls: a single allocation per call would show as tens of kilobytes.
-            assertTrue(allocated[t] < 2_000, "thread " + t + " allocated " + allocated[t] + " bytes in 2,000 calls");
+            assertTrue(allocated[t] < 2_000, "thread " + t + " allocated " + allocated[t] + " bytes in 2,000 calls, "
+                    + "in its best round");
         }
     }
 
     @Test
     void concurrentTrainingIsDetected() throws Exception {
         BatchNorm2d bn = new BatchNorm2d(6);
-        TensorShape shape = TensorShape.nchw(16, 6, 32, 32);
+        // One thread starts a training forward that takes tens of milliseconds; once it has started, this
+        // thread calls too and must be refused. Retried only in case the first had not entered yet.
+        TensorShape shape = TensorShape.nchw(64, 6, 200, 200);
         float[] x = BatchNormLayerTest.batch(shape, 8);
-        AtomicInteger done = new AtomicInteger();
-        AtomicInteger detected = new AtomicInteger();
-        AtomicInteger other = new AtomicInteger();
-        int rounds = 200;
-        CyclicBarrier barrier = new CyclicBarrier(2);
-        Runnable trainer = () -> {
-            float[] y = new float[x.length];
-            for (int i = 0; i < rounds; i++) {
+        float[] yLong = new float[x.length];
+        float[] y = new float[x.length];
+        int refused = 0;
+        int succeeded = 0;
+        for (int attempt = 0; attempt < 5 && refused == 0; attempt++) {
+            CountDownLatch started = new CountDownLatch(1);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread first = new Thread(() -> {
+                started.countDown();
                 try {
-                    barrier.await();
-                    bn.forward(shape, x, y);
-                    done.incrementAndGet();
-                } catch (IllegalStateException e) {
-                    if (e.getMessage().contains("from one thread at a time")) {
-                        detected.incrementAndGet();
-                    } else {
-                        other.incrementAndGet();
-                    }
-                } catch (Exception e) {
-                    other.incrementAndGet();
+                    bn.forward(shape, x, yLong);
+                } catch (Throwable e) {
+                    failure.set(e);
                 }
+            });
+            first.start();
+            started.await();
+            Thread.sleep(5);
+            try {
+                bn.forward(shape, x, y);
+                succeeded++;
+            } catch (IllegalStateException e) {
+                assertTrue(e.getMessage().contains("from one thread at a time"), e.getMessage());
+                refused++;
             }
-        };
-        Thread a = new Thread(trainer);
-        Thread b = new Thread(trainer);
-        a.start();
-        b.start();
-        a.join();
-        b.join();
-        assertEquals(0, other.get());
-        assertEquals(2 * rounds, done.get() + detected.get());
-        assertTrue(detected.get() > 0, "two threads started together 200 times never overlapped");
-        assertEquals(done.get(), bn.numBatchesTracked(), "every call that was not refused updated once");
+            first.join();
+            assertEquals(null, failure.get(), "the first caller is never disturbed");
+            succeeded++;
+        }
+        assertTrue(refused > 0, "a call made while another thread trains the layer was not refused");
+        assertEquals(succeeded, bn.numBatchesTracked(), "every call that was not refused updated once");
     }
+
 
     @Test
     void nativeMemoryIsNotKeptAliveAfterTheArenaCloses() throws Exception {

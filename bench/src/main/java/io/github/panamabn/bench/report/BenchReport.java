@@ -34,8 +34,11 @@ public final class BenchReport {
     /** Bytes a kernel must move per element, at the least: reads and writes of 4-byte floats. */
     static final Map<String, Integer> BYTES_PER_ELEMENT = Map.of(
             "statistics", 4, "forwardTraining", 8, "forwardInference", 8, "backward", 12);
-    /** JMH's allocation count includes some of its own bookkeeping; below this a kernel allocates nothing. */
-    static final double ZERO_BYTES = 0.5;
+    /**
+     * Net of JMH's own allocations, fewer bytes than this per call is no allocation: any object a kernel
+     * allocated would be at least 16 bytes.
+     */
+    static final double ZERO_BYTES = 4;
     private static final String[] KERNELS = {"statistics", "forwardTraining", "forwardInference", "backward"};
 
     private BenchReport() {
@@ -43,7 +46,7 @@ public final class BenchReport {
 
     /** One JMH result. */
     record Result(String owner, String kernel, Map<String, String> params, int jmhThreads, double score, double error,
-                  List<List<Double>> raw, double bytesPerOp) {
+                  List<List<Double>> raw, double bytesPerOp, double iterationMs) {
         String param(String name) {
             return params.getOrDefault(name, "");
         }
@@ -65,7 +68,8 @@ public final class BenchReport {
                     best = fork;
                 }
             }
-            return new Result(owner, kernel, params, jmhThreads, mean(best), error999(best), List.of(best), bytesPerOp);
+            return new Result(owner, kernel, params, jmhThreads, mean(best), error999(best), List.of(best), bytesPerOp,
+                    iterationMs);
         }
     }
 
@@ -134,10 +138,26 @@ public final class BenchReport {
                 results.add(new Result(cls.substring(cls.lastIndexOf('.') + 1),
                         benchmark.substring(benchmark.lastIndexOf('.') + 1), params,
                         ((Number) r.get("threads")).intValue(), number(primary.get("score")),
-                        number(primary.get("scoreError")), raw, alloc));
+                        number(primary.get("scoreError")), raw, alloc, milliseconds((String) r.get("measurementTime"))));
             }
         }
         return results;
+    }
+
+    /** JMH's "1 s", "200 ms" in milliseconds (NaN when absent). */
+    static double milliseconds(String time) {
+        if (time == null) {
+            return Double.NaN;
+        }
+        String[] p = time.trim().split(" ");
+        double v = Double.parseDouble(p[0]);
+        return switch (p[1]) {
+            case "s" -> v * 1e3;
+            case "ms" -> v;
+            case "us" -> v * 1e-3;
+            case "min" -> v * 6e4;
+            default -> Double.NaN;
+        };
     }
 
     private static double number(Object v) {
@@ -155,7 +175,10 @@ public final class BenchReport {
                 + "(statistics reads x; forward reads x and writes y; backward reads x and dy and writes dx) per "
                 + "second; % of roofline: that against the read (statistics) or copy bandwidth measured in the same "
                 + "run on buffers of the same size with the same number of threads. B/op: bytes allocated per call "
-                + "(JMH's gc profiler, calling thread).\n\n"
+                + "(JMH's gc profiler, calling thread), net of what JMH allocates itself in each iteration, which "
+                + "the allocation-free bandwidth benchmarks show (" + String.format("%.0f", r.jmhBytesPerIteration())
+                + " bytes per iteration here); the hard check is the build's KernelAllocationTest, which counts the "
+                + "workers' bytes too.\n\n"
                 + "## Targets\n\n" + r.targets() + "\n## All results\n\n" + r.table() + "\n![speed-ups](benchmarks.png)\n";
         Files.writeString(out.resolve("benchmarks.md"), md);
         r.chart(out.resolve("benchmarks.png"));
@@ -165,11 +188,32 @@ public final class BenchReport {
     /** The results indexed for the report. */
     static final class Report {
         private final List<Result> results = new ArrayList<>();
+        private final double jmhBytes;
 
         Report(List<Result> all) {
             for (Result r : all) {
                 results.add(r.owner().equals("PyTorchBenchmark") ? r.fastestFork() : r);
             }
+            // JMH allocates a few KB of its own per iteration in the benchmark thread; the bandwidth
+            // benchmarks allocate nothing, so what they show per iteration is JMH's share.
+            List<Double> perIteration = new ArrayList<>();
+            for (Result r : results) {
+                if (r.owner().equals("MemoryBandwidthBenchmark") && !Double.isNaN(r.bytesPerOp())) {
+                    perIteration.add(r.bytesPerOp() * r.iterationMs() / r.score());
+                }
+            }
+            perIteration.sort(null);
+            jmhBytes = perIteration.isEmpty() ? 0 : perIteration.get(perIteration.size() / 2);
+        }
+
+        double jmhBytesPerIteration() {
+            return jmhBytes;
+        }
+
+        /** Bytes per call the kernel allocated itself: JMH's per-iteration share taken out. */
+        double netBytesPerOp(Result p) {
+            double share = jmhBytes * p.score() / p.iterationMs();
+            return Double.isNaN(share) ? p.bytesPerOp() : p.bytesPerOp() - share;
         }
 
         Result find(String owner, String kernel, String shape, String layout, String storage, String impl, int threads) {
@@ -270,18 +314,20 @@ public final class BenchReport {
                             s.score() / p.score() >= 8);
                 }
             }
-            double most = 0;
+            double most = Double.NEGATIVE_INFINITY;
             String allocWhere = "–";
             for (Result p : results) {
                 if (p.owner().equals("KernelBenchmark") && p.param("implementation").equals("PANAMA")
-                        && p.bytesPerOp() > most) {
-                    most = p.bytesPerOp();
+                        && netBytesPerOp(p) > most) {
+                    most = netBytesPerOp(p);
                     allocWhere = p.kernel() + " " + p.param("shape") + " " + p.param("layout") + " "
                             + p.param("storage").toLowerCase(Locale.ROOT) + ", " + p.threads() + "t";
                 }
             }
-            row(b, "bytes allocated per PANAMA call, most of any", allocWhere, String.format("%.2f B", most),
-                    "0 (< " + ZERO_BYTES + ")", most < ZERO_BYTES);
+            if (most != Double.NEGATIVE_INFINITY) {
+                row(b, "bytes allocated per PANAMA call (net of JMH), most of any", allocWhere,
+                        String.format("%.2f B", most), String.format("0 (< %.0f)", ZERO_BYTES), most < ZERO_BYTES);
+            }
             return b.toString();
         }
 
@@ -322,7 +368,7 @@ public final class BenchReport {
                             kernel, shape, layout, p.param("storage").toLowerCase(Locale.ROOT), p.threads(), ms(s), ms(p),
                             ms(t), s == null ? "–" : ratio(s, p), t == null ? "–" : ratio(t, p),
                             bytesPerSecond(p) / 1e9, Double.isNaN(roof) ? "–" : String.format("%.0f%%", 100 * roof),
-                            Double.isNaN(p.bytesPerOp()) ? "–" : String.format("%.2f", p.bytesPerOp())));
+                            Double.isNaN(p.bytesPerOp()) ? "–" : String.format("%.2f", netBytesPerOp(p))));
                 }
             }
             return b.toString();

@@ -566,7 +566,8 @@ public final class KernelCall implements WorkerPool.Tasks {
         long pieceLength = ceilDiv(spatial, piecesPerRun);
         long s0 = piece * pieceLength;
         long length = Math.min(pieceLength, spatial - s0);
-        for (int c = c0; c < Math.min(channels, c0 + channelsPerTask); c++) {
+        int c1 = Math.min(channels, c0 + channelsPerTask);
+        for (int c = c0; c < c1; c++) {
             long at = (n0 * channels + c) * spatial + s0;
             if (doublePath[c]) {
                 normalizeRunsInDouble(c, n0, runs, s0, length);
@@ -674,7 +675,8 @@ public final class KernelCall implements WorkerPool.Tasks {
         long pieceLength = ceilDiv(spatial, piecesPerRun);
         long s0 = piece * pieceLength;
         long length = Math.min(pieceLength, spatial - s0);
-        for (int c = c0; c < Math.min(channels, c0 + channelsPerTask); c++) {
+        int c1 = Math.min(channels, c0 + channelsPerTask);
+        for (int c = c0; c < c1; c++) {
             long at = (n0 * channels + c) * spatial + s0;
             backend.applyGradientRuns(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
                     dxa, dxs, dxOffset + at, channels * spatial, length, runs, center[c], k1[c], k2[c], k3[c]);

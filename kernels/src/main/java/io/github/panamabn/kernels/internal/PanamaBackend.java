@@ -7,8 +7,10 @@ import io.github.panamabn.kernels.Implementation;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -29,16 +31,20 @@ import jdk.incubator.vector.VectorSpecies;
 public final class PanamaBackend implements KernelBackend {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     static final int LANES = SPECIES.length();
+    /** Doubles as wide as {@link #SPECIES}, and floats half as wide: one converts into the other. */
+    private static final VectorSpecies<Double> DOUBLES = DoubleVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> HALF_FLOATS =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(SPECIES.vectorBitSize() / 2));
+    private static final int DLANES = DOUBLES.length();
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-    /** Rows of a channels-last piece reduced together: four accumulators of BLOCK rows each. */
-    private static final int ROW_BLOCK = 4 * BLOCK;
     // A channel's Welford state, STATE floats: four accumulators' means [0, 4L) and M2s [4L, 8L); one
-    // more accumulator [8L, 10L); its pivot repeated [10L, 11L). Scratch holds the states of a channel
+    // more accumulator [8L, 10L); its pivot repeated [10L, 11L); a scalar accumulator's mean and M2. Scratch holds the states of a channel
     // group (16 KiB), and behind them four parameter arrays repeated over one period, for rows narrower
     // than a vector (the period lcm(C, L) is at most L (L - 1) floats).
     private static final int SINGLE = 8 * LANES;
     private static final int PIVOT = 10 * LANES;
-    private static final int STATE = 11 * LANES;
+    private static final int SCALAR = 11 * LANES;
+    private static final int STATE = 11 * LANES + 2;
     private static final int GROUP_SCRATCH = Math.max(8 * (512 + LANES), STATE);
     private static final int PERIOD_MAX = LANES * (LANES - 1);
     private static final int PERIODIC = GROUP_SCRATCH / STATE * STATE;
@@ -112,34 +118,71 @@ public final class PanamaBackend implements KernelBackend {
         for (int j = 0; j < channels; j++) {
             int at = j * STATE;
             Arrays.fill(acc, at, at + PIVOT, 0f);
-            Arrays.fill(acc, at + PIVOT, at + STATE, pivots[pivotFrom + j]);
+            Arrays.fill(acc, at + PIVOT, at + SCALAR, pivots[pivotFrom + j]);
+            acc[at + SCALAR] = 0;
+            acc[at + SCALAR + 1] = 0;
         }
         long groups = spatial / (4L * LANES);
         long singles = spatial % (4L * LANES) / LANES;
+        long scalars = spatial % LANES;
         int kBank = 0;
         int kSingle = 0;
+        int kScalar = 0;
         long count = 0;
         for (long n = 0; n < samples; n++) {
             long after = count;
             for (int j = 0; j < channels; j++) {
                 after = runStatistics(xa, xs, first + n * sampleStride + j * spatial, spatial, groups, singles,
-                        kBank, kSingle, count, pivots[pivotFrom + j], acc, j * STATE, mean, m2, slot + j * slotStride);
+                        kBank, kSingle, kScalar, count, pivots[pivotFrom + j], acc, j * STATE, mean, m2,
+                        slot + j * slotStride);
             }
             kBank = (int) ((kBank + groups) % BLOCK);
             kSingle = (int) ((kSingle + singles) % BLOCK);
+            kScalar = (int) ((kScalar + scalars) % BLOCK);
             count = after;
         }
         for (int j = 0; j < channels; j++) {
             int at = j * STATE;
             float pivot = pivots[pivotFrom + j];
+            int out = slot + j * slotStride;
             long n = count;
             if (kBank > 0) {
-                n = Welford.mergeLanes(acc, at, 4 * LANES, kBank, pivot, mean, m2, slot + j * slotStride, n);
+                n = Welford.mergeLanes(acc, at, 4 * LANES, kBank, pivot, mean, m2, out, n);
             }
             if (kSingle > 0) {
-                Welford.mergeLanes(acc, at + SINGLE, LANES, kSingle, pivot, mean, m2, slot + j * slotStride, n);
+                n = Welford.mergeLanes(acc, at + SINGLE, LANES, kSingle, pivot, mean, m2, out, n);
+            }
+            if (kScalar > 0) {
+                Welford.merge(mean, m2, out, n, kScalar, (double) pivot + acc[at + SCALAR], acc[at + SCALAR + 1]);
             }
         }
+    }
+
+    @Override
+    public boolean runsEqual(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
+                             float value) {
+        FloatVector v = FloatVector.broadcast(SPECIES, value);
+        for (long r = 0; r < runs; r++) {
+            long at = first + r * stride;
+            long i = 0;
+            for (; i + 4L * LANES <= length; i += 4L * LANES) {
+                boolean differs = load(xa, xs, at + i).compare(VectorOperators.NE, v)
+                        .or(load(xa, xs, at + i + LANES).compare(VectorOperators.NE, v))
+                        .or(load(xa, xs, at + i + 2L * LANES).compare(VectorOperators.NE, v))
+                        .or(load(xa, xs, at + i + 3L * LANES).compare(VectorOperators.NE, v))
+                        .anyTrue();
+                if (differs) {
+                    return false;
+                }
+            }
+            // scalar tail
+            for (; i < length; i++) {
+                if (Memory.get(xa, xs, at + i) != value) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /**
@@ -149,7 +192,7 @@ public final class PanamaBackend implements KernelBackend {
      * @return the slot's element count afterwards
      */
     private static long runStatistics(float[] xa, MemorySegment xs, long base, long length, long groups, long singles,
-                                      int kBank, int kSingle, long count, float pivot, float[] acc, int at,
+                                      int kBank, int kSingle, int kScalar, long count, float pivot, float[] acc, int at,
                                       double[] mean, double[] m2, int slot) {
         for (long g = 0; g < groups; ) {
             int steps = (int) Math.min(BLOCK - kBank, groups - g);
@@ -170,8 +213,26 @@ public final class PanamaBackend implements KernelBackend {
                 kSingle = 0;
             }
         }
-        // scalar tail
-        return Welford.accumulate(xa, xs, base + tail, length - tail, 1, pivot, mean, m2, slot, count);
+        // scalar tail: one more accumulator, carried from run to run like the others (merging a short
+        // run's last floats into double on their own would cost more than the run)
+        float sm = acc[at + SCALAR];
+        float sq = acc[at + SCALAR + 1];
+        for (long i = tail; i < length; i++) {
+            float v = Memory.get(xa, xs, base + i) - pivot;
+            float d = v - sm;
+            sm = Math.fma(d, RECIPROCAL[++kScalar], sm);
+            sq = Math.fma(d, v - sm, sq);
+            if (kScalar == BLOCK) {
+                Welford.merge(mean, m2, slot, count, BLOCK, (double) pivot + sm, sq);
+                count += BLOCK;
+                sm = 0;
+                sq = 0;
+                kScalar = 0;
+            }
+        }
+        acc[at + SCALAR] = sm;
+        acc[at + SCALAR + 1] = sq;
+        return count;
     }
 
     /**
@@ -234,153 +295,130 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     /**
-     * Lanes are channels. Rows are read in memory order, four at a time into four accumulators per
-     * channel vector, which live in scratch (a channel vector's accumulators cannot stay in registers
-     * while the rest of the row goes by); every {@link #ROW_BLOCK} rows they are merged into double.
-     * The last {@code rows % 4} rows, and all rows narrower than a vector, go to the scalar helper.
+     * Lanes are channels. Rows are read in memory order, four at a time: each channel vector (and the
+     * overlapping last one, when C is not a multiple of L) has one accumulator in scratch, which takes
+     * the four rows' updates in turn, so scratch traffic is a quarter of the data's. Every
+     * {@link Welford#BLOCK} rows the accumulators are merged into double, all lanes at once. Rows
+     * narrower than a vector go to the scalar helper.
      */
     @Override
     public void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
                               float[] pivots, double[] mean, double[] m2, int slot, float[] acc) {
-        long vectorRows = channels < LANES ? 0 : rows - rows % 4;
-        int vectorEnd = c0 + (c1 - c0) / LANES * LANES;
-        Arrays.fill(acc, 0, 8 * LANES * ((c1 - c0) / LANES + 1), 0f);
-        long count = 0;
-        for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
-            int k = (int) (Math.min(ROW_BLOCK, vectorRows - row) / 4);
-            long at = first + row * channels;
-            streamRows(xa, xs, at, channels, c0, c1, vectorEnd, k, pivots, acc);
-            for (int j = c0, a = 0; j < vectorEnd; j += LANES, a += 8 * LANES) {
-                mergeRowLanes(acc, a, k, pivots, j, 0, mean, m2, slot, count);
-            }
-            if (vectorEnd < c1) {
-                // vector tail: the last L channels; lanes before vectorEnd were counted already
-                mergeRowLanes(acc, (vectorEnd - c0) / LANES * 8 * LANES, k, pivots, c1 - LANES,
-                        vectorEnd - (c1 - LANES), mean, m2, slot, count);
-            }
-            count += 4L * k;
-        }
-        // scalar tail
-        if (vectorRows < rows) {
+        if (channels < LANES) {
             for (int c = c0; c < c1; c++) {
-                Welford.accumulate(xa, xs, first + vectorRows * channels + c, rows - vectorRows, channels,
-                        pivots[c], mean, m2, slot + c, count);
+                Welford.accumulate(xa, xs, first + c, rows, channels, pivots[c], mean, m2, slot + c, 0);
             }
+            return;
+        }
+        int main = (c1 - c0) / LANES;
+        int columns = c0 + main * LANES < c1 ? main + 1 : main;
+        int width = columns * LANES;
+        long count = 0;
+        for (long row = 0; row < rows; row += BLOCK) {
+            int k = (int) Math.min(BLOCK, rows - row);
+            Arrays.fill(acc, 0, 2 * width, 0f);
+            welfordRows(xa, xs, first + row * channels, channels, c0, c1, main, columns, k, pivots, acc, width);
+            mergeRows(acc, width, k, pivots, c0, c1, main, mean, m2, slot, count);
+            count += k;
         }
     }
 
     /**
-     * Merges lanes {@code [fromLane, L)} of the four accumulators (k updates each) into channels
-     * {@code j + lane}, which hold {@code count} elements, then zeroes the accumulators. The four have
-     * equal counts, so they combine as one block of 4k (mean of the means, M2 plus k times the spread of
-     * the means); the block's Chan weights are the same for every lane.
+     * Welford updates 1 to k of every column (channel vector) of a block of k rows: means in
+     * {@code acc[0, width)}, M2s in {@code acc[width, 2 width)}, column v at {@code v * L}. Column v reads
+     * channels from {@code c0 + v L}, the last column (when C is not a multiple of L) from {@code c1 - L}.
      */
-    private static void mergeRowLanes(float[] acc, int at, int k, float[] pivots, int j, int fromLane,
-                                      double[] mean, double[] m2, int slot, long count) {
-        int a = at;
-        long nb = 4L * k;
-        double n = (double) count + nb;
-        double w1 = nb / n;
-        double w2 = count * (double) nb / n;
-        for (int lane = fromLane; lane < LANES; lane++) {
-            double a0 = acc[a + lane];
-            double a1 = acc[a + LANES + lane];
-            double a2 = acc[a + 2 * LANES + lane];
-            double a3 = acc[a + 3 * LANES + lane];
-            double mb = (a0 + a1 + a2 + a3) * 0.25;
-            double spread = (a0 - mb) * (a0 - mb) + (a1 - mb) * (a1 - mb) + (a2 - mb) * (a2 - mb)
-                    + (a3 - mb) * (a3 - mb);
-            double qb = (double) acc[a + 4 * LANES + lane] + acc[a + 5 * LANES + lane] + acc[a + 6 * LANES + lane]
-                    + acc[a + 7 * LANES + lane] + k * spread;
-            int c = slot + j + lane;
-            double blockMean = pivots[j + lane] + mb;
-            if (count == 0) {
-                mean[c] = blockMean;
-                m2[c] = qb;
-            } else {
-                double d = blockMean - mean[c];
-                mean[c] += d * w1;
-                m2[c] += qb + d * d * w2;
+    private static void welfordRows(float[] xa, MemorySegment xs, long at, int channels, int c0, int c1, int main,
+                                     int columns, int k, float[] pivots, float[] acc, int width) {
+        long c2 = 2L * channels;
+        long c3 = 3L * channels;
+        int t = 1;
+        for (; t + 3 <= k; t += 4) {
+            FloatVector r0 = FloatVector.broadcast(SPECIES, RECIPROCAL[t]);
+            FloatVector r1 = FloatVector.broadcast(SPECIES, RECIPROCAL[t + 1]);
+            FloatVector r2 = FloatVector.broadcast(SPECIES, RECIPROCAL[t + 2]);
+            FloatVector r3 = FloatVector.broadcast(SPECIES, RECIPROCAL[t + 3]);
+            long row = at + (t - 1) * (long) channels;
+            for (int v = 0; v < columns; v++) {
+                int j = v < main ? c0 + v * LANES : c1 - LANES;
+                int a = v * LANES;
+                FloatVector p = FloatVector.fromArray(SPECIES, pivots, j);
+                FloatVector m = FloatVector.fromArray(SPECIES, acc, a);
+                FloatVector q = FloatVector.fromArray(SPECIES, acc, width + a);
+                FloatVector x = load(xa, xs, row + j).sub(p);
+                FloatVector d = x.sub(m);
+                m = d.fma(r0, m);
+                q = d.fma(x.sub(m), q);
+                x = load(xa, xs, row + channels + j).sub(p);
+                d = x.sub(m);
+                m = d.fma(r1, m);
+                q = d.fma(x.sub(m), q);
+                x = load(xa, xs, row + c2 + j).sub(p);
+                d = x.sub(m);
+                m = d.fma(r2, m);
+                q = d.fma(x.sub(m), q);
+                x = load(xa, xs, row + c3 + j).sub(p);
+                d = x.sub(m);
+                m = d.fma(r3, m);
+                q = d.fma(x.sub(m), q);
+                m.intoArray(acc, a);
+                q.intoArray(acc, width + a);
             }
         }
-        Arrays.fill(acc, a, a + 8 * LANES, 0f);
-    }
-
-    @Override
-    public boolean runsEqual(float[] xa, MemorySegment xs, long first, long stride, long length, long runs,
-                             float value) {
-        FloatVector v = FloatVector.broadcast(SPECIES, value);
-        for (long r = 0; r < runs; r++) {
-            long at = first + r * stride;
-            long i = 0;
-            for (; i + 4L * LANES <= length; i += 4L * LANES) {
-                boolean differs = load(xa, xs, at + i).compare(VectorOperators.NE, v)
-                        .or(load(xa, xs, at + i + LANES).compare(VectorOperators.NE, v))
-                        .or(load(xa, xs, at + i + 2L * LANES).compare(VectorOperators.NE, v))
-                        .or(load(xa, xs, at + i + 3L * LANES).compare(VectorOperators.NE, v))
-                        .anyTrue();
-                if (differs) {
-                    return false;
-                }
-            }
-            // scalar tail
-            for (; i < length; i++) {
-                if (Memory.get(xa, xs, at + i) != value) {
-                    return false;
-                }
-            }
-        }
-        return true;
-    }
-
-    /**
-     * Welford updates 1 to k of a block's channel vectors, rows in memory order: update t reads rows
-     * 4(t-1) to 4(t-1)+3; each channel vector's four accumulators live in scratch at {@code 8L * v}.
-     */
-    private static void streamRows(float[] xa, MemorySegment xs, long at, int channels, int c0, int c1, int vectorEnd,
-                                   int k, float[] pivots, float[] acc) {
-        long c1s = channels;
-        long c2s = 2L * channels;
-        long c3s = 3L * channels;
-        int last = c1 - LANES;
-        int end = vectorEnd < c1 ? vectorEnd + LANES : vectorEnd;
-        for (int t = 1; t <= k; t++) {
+        // the block's last rows % 4 rows, one at a time
+        for (; t <= k; t++) {
             FloatVector r = FloatVector.broadcast(SPECIES, RECIPROCAL[t]);
-            long row = at + (t - 1) * 4L * channels;
-            int a = 0;
-            for (int j = c0; j < end; j += LANES, a += 8 * LANES) {
-                int jj = j < vectorEnd ? j : last;
-                FloatVector p = FloatVector.fromArray(SPECIES, pivots, jj);
-                FloatVector m0 = FloatVector.fromArray(SPECIES, acc, a);
-                FloatVector m1 = FloatVector.fromArray(SPECIES, acc, a + LANES);
-                FloatVector m2 = FloatVector.fromArray(SPECIES, acc, a + 2 * LANES);
-                FloatVector m3 = FloatVector.fromArray(SPECIES, acc, a + 3 * LANES);
-                FloatVector q0 = FloatVector.fromArray(SPECIES, acc, a + 4 * LANES);
-                FloatVector q1 = FloatVector.fromArray(SPECIES, acc, a + 5 * LANES);
-                FloatVector q2 = FloatVector.fromArray(SPECIES, acc, a + 6 * LANES);
-                FloatVector q3 = FloatVector.fromArray(SPECIES, acc, a + 7 * LANES);
-                FloatVector x0 = load(xa, xs, row + jj).sub(p);
-                FloatVector x1 = load(xa, xs, row + c1s + jj).sub(p);
-                FloatVector x2 = load(xa, xs, row + c2s + jj).sub(p);
-                FloatVector x3 = load(xa, xs, row + c3s + jj).sub(p);
-                FloatVector d0 = x0.sub(m0);
-                FloatVector d1 = x1.sub(m1);
-                FloatVector d2 = x2.sub(m2);
-                FloatVector d3 = x3.sub(m3);
-                m0 = d0.fma(r, m0);
-                m1 = d1.fma(r, m1);
-                m2 = d2.fma(r, m2);
-                m3 = d3.fma(r, m3);
-                d0.fma(x0.sub(m0), q0).intoArray(acc, a + 4 * LANES);
-                d1.fma(x1.sub(m1), q1).intoArray(acc, a + 5 * LANES);
-                d2.fma(x2.sub(m2), q2).intoArray(acc, a + 6 * LANES);
-                d3.fma(x3.sub(m3), q3).intoArray(acc, a + 7 * LANES);
-                m0.intoArray(acc, a);
-                m1.intoArray(acc, a + LANES);
-                m2.intoArray(acc, a + 2 * LANES);
-                m3.intoArray(acc, a + 3 * LANES);
+            long row = at + (t - 1) * (long) channels;
+            for (int v = 0; v < columns; v++) {
+                int j = v < main ? c0 + v * LANES : c1 - LANES;
+                int a = v * LANES;
+                FloatVector m = FloatVector.fromArray(SPECIES, acc, a);
+                FloatVector x = load(xa, xs, row + j).sub(FloatVector.fromArray(SPECIES, pivots, j));
+                FloatVector d = x.sub(m);
+                m = d.fma(r, m);
+                d.fma(x.sub(m), FloatVector.fromArray(SPECIES, acc, width + a)).intoArray(acc, width + a);
+                m.intoArray(acc, a);
             }
         }
+    }
+
+    /**
+     * Merges a block's accumulators (k updates each) into channels {@code [c0, c1)}, which hold
+     * {@code count} elements: Chan's formula in double, all lanes at once; the block's weights are the
+     * same for every channel. The overlapping last column gives only its new channels.
+     */
+    private static void mergeRows(float[] acc, int width, int k, float[] pivots, int c0, int c1, int main,
+                                  double[] mean, double[] m2, int slot, long count) {
+        double n = (double) count + k;
+        double w1 = k / n;
+        double w2 = count * (double) k / n;
+        int c = c0;
+        for (int end = c0 + main * LANES; c + DLANES <= end; c += DLANES) {
+            int a = c - c0;
+            DoubleVector blockMean = widen(pivots, c).add(widen(acc, a));
+            DoubleVector blockM2 = widen(acc, width + a);
+            if (count == 0) {
+                blockMean.intoArray(mean, slot + c);
+                blockM2.intoArray(m2, slot + c);
+            } else {
+                DoubleVector old = DoubleVector.fromArray(DOUBLES, mean, slot + c);
+                DoubleVector d = blockMean.sub(old);
+                old.add(d.mul(w1)).intoArray(mean, slot + c);
+                DoubleVector.fromArray(DOUBLES, m2, slot + c).add(blockM2.add(d.mul(d).mul(w2)))
+                        .intoArray(m2, slot + c);
+            }
+        }
+        // scalar tail: the channels of the last column
+        int tail = c1 - LANES;
+        for (; c < c1; c++) {
+            int a = c < c0 + main * LANES ? c - c0 : main * LANES + (c - tail);
+            Welford.merge(mean, m2, slot + c, count, k, (double) pivots[c] + acc[a], acc[width + a]);
+        }
+    }
+
+    /** {@code DLANES} floats from {@code a[i]}, widened to doubles. */
+    private static DoubleVector widen(float[] a, int i) {
+        return (DoubleVector) FloatVector.fromArray(HALF_FLOATS, a, i).convertShape(VectorOperators.F2D, DOUBLES, 0);
     }
 
     // ---------------------------------------------------------------- normalization
@@ -578,9 +616,8 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     /**
-     * Lanes are channels; rows in memory order, four at a time into four accumulators per sum and
-     * channel vector, in scratch, added into double every {@link #ROW_BLOCK} rows, as in
-     * {@link #rowStatistics}.
+     * Lanes are channels; rows in memory order, four at a time into one accumulator per sum and column,
+     * in scratch, added into double every {@link Welford#BLOCK} rows, as in {@link #rowStatistics}.
      */
     @Override
     public void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
@@ -591,77 +628,86 @@ public final class PanamaBackend implements KernelBackend {
             sumDy[slot + c] = 0;
             sumDyXc[slot + c] = 0;
         }
-        long vectorRows = channels < LANES ? 0 : rows - rows % 4;
-        int vectorEnd = c0 + (c1 - c0) / LANES * LANES;
-        Arrays.fill(acc, 0, 8 * LANES * ((c1 - c0) / LANES + 1), 0f);
-        for (long row = 0; row < vectorRows; row += ROW_BLOCK) {
-            int k = (int) (Math.min(ROW_BLOCK, vectorRows - row) / 4);
+        if (channels < LANES) {
+            for (long row = 0; row < rows; row++) {
+                for (int c = c0; c < c1; c++) {
+                    long i = row * channels + c;
+                    float g = ScalarBackend.gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
+                    sumDy[slot + c] += g;
+                    sumDyXc[slot + c] += g * (double) (Memory.get(xa, xs, xFirst + i) - center[c]);
+                }
+            }
+            return;
+        }
+        int main = (c1 - c0) / LANES;
+        int columns = c0 + main * LANES < c1 ? main + 1 : main;
+        int width = columns * LANES;
+        for (long row = 0; row < rows; row += BLOCK) {
+            int k = (int) Math.min(BLOCK, rows - row);
             long at = row * channels;
-            streamSums(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, channels, c0, c1, vectorEnd,
-                    k, center, acc);
-            for (int j = c0, a = 0; j < vectorEnd; j += LANES, a += 8 * LANES) {
-                addLanes(acc, a, j, 0, sumDy, sumDyXc, slot);
-            }
-            if (vectorEnd < c1) {
-                // vector tail: the last L channels; lanes before vectorEnd were counted already
-                int j = c1 - LANES;
-                addLanes(acc, (vectorEnd - c0) / LANES * 8 * LANES, j, vectorEnd - j, sumDy, sumDyXc, slot);
-            }
-        }
-        // scalar tail
-        for (long row = vectorRows; row < rows; row++) {
-            for (int c = c0; c < c1; c++) {
-                long i = row * channels + c;
-                float g = ScalarBackend.gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
-                sumDy[slot + c] += g;
-                sumDyXc[slot + c] += g * (double) (Memory.get(xa, xs, xFirst + i) - center[c]);
-            }
+            Arrays.fill(acc, 0, 2 * width, 0f);
+            sumRows(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, channels, c0, c1, main, columns,
+                    k, center, acc, width);
+            addRows(acc, width, c0, c1, main, sumDy, sumDyXc, slot);
         }
     }
 
-    /** Adds lanes {@code [fromLane, L)} of a channel vector's eight accumulators into double, then zeroes them. */
-    private static void addLanes(float[] acc, int a, int j, int fromLane, double[] sumDy, double[] sumDyXc, int slot) {
-        for (int lane = fromLane; lane < LANES; lane++) {
-            sumDy[slot + j + lane] += (double) acc[a + lane] + acc[a + LANES + lane] + acc[a + 2 * LANES + lane]
-                    + acc[a + 3 * LANES + lane];
-            sumDyXc[slot + j + lane] += (double) acc[a + 4 * LANES + lane] + acc[a + 5 * LANES + lane]
-                    + acc[a + 6 * LANES + lane] + acc[a + 7 * LANES + lane];
-        }
-        Arrays.fill(acc, a, a + 8 * LANES, 0f);
-    }
-
-    /** Steps 1 to k of the sums of a block's channel vectors, rows in memory order, as {@link #streamRows}. */
-    private static void streamSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
-                                   float[] ya, MemorySegment ys, long yAt, int channels, int c0, int c1, int vectorEnd,
-                                   int k, float[] center, float[] acc) {
-        long s1 = channels;
+    /** The sums of a block of k rows, per column, as {@link #welfordRows}: g in [0, width), g (x - c) after. */
+    private static void sumRows(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                float[] ya, MemorySegment ys, long yAt, int channels, int c0, int c1, int main,
+                                int columns, int k, float[] center, float[] acc, int width) {
         long s2 = 2L * channels;
         long s3 = 3L * channels;
-        int last = c1 - LANES;
-        int end = vectorEnd < c1 ? vectorEnd + LANES : vectorEnd;
-        for (long row = 0; row < 4L * k * channels; row += 4L * channels) {
-            int a = 0;
-            for (int j = c0; j < end; j += LANES, a += 8 * LANES) {
-                int jj = j < vectorEnd ? j : last;
-                long i = row + jj;
-                FloatVector m = FloatVector.fromArray(SPECIES, center, jj);
+        int t = 0;
+        for (; t + 4 <= k; t += 4) {
+            long row = t * (long) channels;
+            for (int v = 0; v < columns; v++) {
+                long i = row + (v < main ? c0 + v * LANES : c1 - LANES);
+                int a = v * LANES;
+                FloatVector m = FloatVector.fromArray(SPECIES, center, (int) (i - row));
                 FloatVector g0 = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
-                FloatVector g1 = gradient(load(dya, dys, dyAt + i + s1), ya, ys, yAt + i + s1);
+                FloatVector g1 = gradient(load(dya, dys, dyAt + i + channels), ya, ys, yAt + i + channels);
                 FloatVector g2 = gradient(load(dya, dys, dyAt + i + s2), ya, ys, yAt + i + s2);
                 FloatVector g3 = gradient(load(dya, dys, dyAt + i + s3), ya, ys, yAt + i + s3);
-                FloatVector.fromArray(SPECIES, acc, a).add(g0).intoArray(acc, a);
-                FloatVector.fromArray(SPECIES, acc, a + LANES).add(g1).intoArray(acc, a + LANES);
-                FloatVector.fromArray(SPECIES, acc, a + 2 * LANES).add(g2).intoArray(acc, a + 2 * LANES);
-                FloatVector.fromArray(SPECIES, acc, a + 3 * LANES).add(g3).intoArray(acc, a + 3 * LANES);
-                g0.fma(load(xa, xs, xAt + i).sub(m), FloatVector.fromArray(SPECIES, acc, a + 4 * LANES))
-                        .intoArray(acc, a + 4 * LANES);
-                g1.fma(load(xa, xs, xAt + i + s1).sub(m), FloatVector.fromArray(SPECIES, acc, a + 5 * LANES))
-                        .intoArray(acc, a + 5 * LANES);
-                g2.fma(load(xa, xs, xAt + i + s2).sub(m), FloatVector.fromArray(SPECIES, acc, a + 6 * LANES))
-                        .intoArray(acc, a + 6 * LANES);
-                g3.fma(load(xa, xs, xAt + i + s3).sub(m), FloatVector.fromArray(SPECIES, acc, a + 7 * LANES))
-                        .intoArray(acc, a + 7 * LANES);
+                FloatVector.fromArray(SPECIES, acc, a).add(g0).add(g1).add(g2).add(g3).intoArray(acc, a);
+                FloatVector b = FloatVector.fromArray(SPECIES, acc, width + a);
+                b = g0.fma(load(xa, xs, xAt + i).sub(m), b);
+                b = g1.fma(load(xa, xs, xAt + i + channels).sub(m), b);
+                b = g2.fma(load(xa, xs, xAt + i + s2).sub(m), b);
+                b = g3.fma(load(xa, xs, xAt + i + s3).sub(m), b);
+                b.intoArray(acc, width + a);
             }
+        }
+        // the block's last rows % 4 rows, one at a time
+        for (; t < k; t++) {
+            long row = t * (long) channels;
+            for (int v = 0; v < columns; v++) {
+                long i = row + (v < main ? c0 + v * LANES : c1 - LANES);
+                int a = v * LANES;
+                FloatVector m = FloatVector.fromArray(SPECIES, center, (int) (i - row));
+                FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+                FloatVector.fromArray(SPECIES, acc, a).add(g).intoArray(acc, a);
+                g.fma(load(xa, xs, xAt + i).sub(m), FloatVector.fromArray(SPECIES, acc, width + a))
+                        .intoArray(acc, width + a);
+            }
+        }
+    }
+
+    /** Adds a block's sums into double, all lanes at once; the overlapping last column gives its new channels. */
+    private static void addRows(float[] acc, int width, int c0, int c1, int main, double[] sumDy, double[] sumDyXc,
+                                int slot) {
+        int c = c0;
+        for (int end = c0 + main * LANES; c + DLANES <= end; c += DLANES) {
+            int a = c - c0;
+            DoubleVector.fromArray(DOUBLES, sumDy, slot + c).add(widen(acc, a)).intoArray(sumDy, slot + c);
+            DoubleVector.fromArray(DOUBLES, sumDyXc, slot + c).add(widen(acc, width + a)).intoArray(sumDyXc, slot + c);
+        }
+        // scalar tail: the channels of the last column
+        int tail = c1 - LANES;
+        for (; c < c1; c++) {
+            int a = c < c0 + main * LANES ? c - c0 : main * LANES + (c - tail);
+            sumDy[slot + c] += acc[a];
+            sumDyXc[slot + c] += acc[width + a];
         }
     }
 
