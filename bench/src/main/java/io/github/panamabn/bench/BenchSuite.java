@@ -18,11 +18,11 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
- * The whole suite in one run, then its report: the memory-bandwidth references at one and two
- * threads; PANAMA over every shape, layout, storage and thread count; SCALAR on arrays at one thread
+ * The whole suite in one run, then its report, shape by shape: the memory-bandwidth references at one
+ * and two threads; PANAMA over every layout, storage and thread count; SCALAR on arrays at one thread
  * (what its ratio to PANAMA needs, and it is slow); and PyTorch, when the peers' benchmarks are on the
  * class path, with three forks each, because its timings settle per process in a fast or a slow mode
- * and the report compares against the fastest. Kernels run under JMH's gc profiler.
+ * and the report compares against the fastest. Everything runs under JMH's gc profiler but PyTorch.
  *
  * <p>Usage: {@code BenchSuite outputDir resultsDir [--quick] [--shapes 32x64x56x56,...]}: writes
  * {@code outputDir/benchmarks.md} and {@code .png}, and JMH's JSON under {@code resultsDir}.
@@ -56,18 +56,24 @@ public final class BenchSuite {
         Files.createDirectories(resultsDir);
         boolean peers = onClassPath(PEERS);
         List<Path> files = new ArrayList<>();
-        for (int threads = 1; threads <= 2; threads++) {
-            files.add(run(resultsDir, "bandwidth-" + threads, options(quick, 1)
-                    .include(MemoryBandwidthBenchmark.class.getName()).threads(threads).param("shape", shapes)
-                    .addProfiler(GCProfiler.class)));
-        }
-        files.add(run(resultsDir, "panama", options(quick, 1).include(KernelBenchmark.class.getName())
-                .param("implementation", "PANAMA").param("shape", shapes).addProfiler(GCProfiler.class)));
-        files.add(run(resultsDir, "scalar", options(quick, 1).include(KernelBenchmark.class.getName())
-                .param("implementation", "SCALAR").param("storage", "ARRAY").param("threads", "1")
-                .param("shape", shapes).addProfiler(GCProfiler.class)));
-        if (peers) {
-            files.add(run(resultsDir, "pytorch", options(quick, quick ? 2 : 3).include(PEERS).param("shape", shapes)));
+        // Shape by shape, so that every ratio compares measurements taken minutes apart, not hours: the
+        // machine is shared, and its speed drifts over a run.
+        for (String shape : shapes) {
+            String tag = shape.replace('x', '_');
+            for (int threads = 1; threads <= 2; threads++) {
+                files.add(run(resultsDir, tag + "-bandwidth-" + threads, options(quick, 1)
+                        .include(MemoryBandwidthBenchmark.class.getName()).threads(threads).param("shape", shape)
+                        .addProfiler(GCProfiler.class)));
+            }
+            files.add(run(resultsDir, tag + "-panama", options(quick, 1).include(KernelBenchmark.class.getName())
+                    .param("implementation", "PANAMA").param("shape", shape).addProfiler(GCProfiler.class)));
+            files.add(run(resultsDir, tag + "-scalar", options(quick, 1).include(KernelBenchmark.class.getName())
+                    .param("implementation", "SCALAR").param("storage", "ARRAY").param("threads", "1")
+                    .param("shape", shape).addProfiler(GCProfiler.class)));
+            if (peers) {
+                files.add(run(resultsDir, tag + "-pytorch", options(quick, quick ? 2 : 3).include(PEERS)
+                        .param("shape", shape)));
+            }
         }
         String heading = "Run on " + LocalDate.now() + ", " + machine() + (peers ? ", " + pytorchVersion() : "")
                 + ". The suite: `" + (peers ? "mvn -B -q -DskipTests -Pbench,peers verify" : "mvn -B -q -DskipTests -Pbench verify")

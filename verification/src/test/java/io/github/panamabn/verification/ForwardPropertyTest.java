@@ -180,6 +180,38 @@ class ForwardPropertyTest {
         });
     }
 
+    /**
+     * Scaling x by 2^k and eps by 4^k scales the mean by 2^k, the variance and eps by 4^k and the inverse
+     * standard deviation by 2^-k, all exactly, so every output bit must stay. (Not for HUGE data, whose
+     * scaled squares overflow into the double path, nor SUBNORMAL, which scaling rounds.)
+     */
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void scalingXByTwoToTheKAndEpsByFourToTheKChangesNoBit(Implementation impl) {
+        BatchNorm bn = Implementations.kernels(impl);
+        DataFamily[] families = java.util.Arrays.stream(DataFamily.values())
+                .filter(f -> f != DataFamily.HUGE && f != DataFamily.SUBNORMAL).toArray(DataFamily[]::new);
+        Property.forAll("scaling-" + impl, 120, TensorCase.generator(MAX_ELEMENTS, families), tc -> {
+            TensorShape shape = tc.shape();
+            Options opt = Options.of(tc);
+            int k = new SplittableRandom(tc.seed() + 3).nextInt(-8, 9);
+            float[] x = tc.data();
+            float[] scaled = new float[x.length];
+            for (int i = 0; i < x.length; i++) {
+                scaled[i] = Math.scalb(x[i], k);
+            }
+            float[] y = new float[x.length];
+            float[] ys = new float[x.length];
+            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
+                    null, null, null);
+            bn.forwardTraining(shape, scaled, tc.offset(), ys, tc.offset(), opt.gamma, opt.beta,
+                    Math.scalb(opt.eps, 2 * k), opt.activation, null, null, null);
+            for (int i = tc.offset(); i < x.length; i++) {
+                assertEquals(Float.floatToIntBits(y[i]), Float.floatToIntBits(ys[i]), "k = " + k + ", element " + i);
+            }
+        });
+    }
+
     private static int channelOf(TensorShape shape, long index) {
         return (int) (shape.isChannelInnermost()
                 ? index % shape.channels()

@@ -73,6 +73,34 @@ class ReadmeExampleTest {
         return bn;
     }
 
+    static float[][] threadsExample() {
+        // threads-example:start
+        TensorShape shape = TensorShape.nchw(8, 64, 28, 28);
+        float[] x = new float[(int) shape.elementCount()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) Math.sin(i) * 3 + 5;
+        }
+        float[] y1 = new float[x.length];
+        float[] y2 = new float[x.length];
+
+        BatchNorm one = BatchNorm.get();                           // the calling thread
+        BatchNorm two = BatchNorm.get().withThreads(2);            // the calling thread and a shared worker
+        one.forwardTraining(shape, x, 0, y1, 0, null, null, 1e-5f, Activation.IDENTITY, null, null, null);
+        two.forwardTraining(shape, x, 0, y2, 0, null, null, 1e-5f, Activation.IDENTITY, null, null, null);
+        // y1 and y2 are the same bits: the work is cut by the shape, never by the thread count
+
+        BatchNorm2d layer = new BatchNorm2d(64);
+        layer.setKernels(two);                                     // a layer on two threads
+        // threads-example:end
+        return new float[][] {y1, y2};
+    }
+
+    @Test
+    void threadsExampleGivesTheSameBits() {
+        float[][] y = threadsExample();
+        assertTrue(java.util.Arrays.equals(y[0], y[1]));
+    }
+
     @Test
     void layerExampleRunsAndSaves(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
         BatchNorm2d bn = layerExample(dir);
@@ -96,7 +124,7 @@ class ReadmeExampleTest {
     void readmeShowsTheseExamples() throws IOException {
         String source = Files.readString(Path.of("src/test/java/io/github/panamabn/verification/ReadmeExampleTest.java"));
         String readme = Files.readString(Path.of("../README.md"));
-        for (String name : new String[] {"example", "layer-example"}) {
+        for (String name : new String[] {"example", "layer-example", "threads-example"}) {
             String code = between(source, "// " + name + ":start\n", "        // " + name + ":end");
             String expected = code.lines().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
                     .collect(Collectors.joining("\n"));

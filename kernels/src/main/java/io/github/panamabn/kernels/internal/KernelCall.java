@@ -54,6 +54,8 @@ public final class KernelCall implements WorkerPool.Tasks {
 
     /** This thread's scratch for the backend's loops, whichever call it works for. */
     private float[] scratch = new float[0];
+    /** This thread's decoded elementwise task, whichever call it works for. */
+    private final Piece piece = new Piece();
 
     private KernelBackend backend;
     private WorkerPool pool;
@@ -556,23 +558,13 @@ public final class KernelCall implements WorkerPool.Tasks {
                     Math.min(rowsPerTask, count - r0), channels, center, scale, shift, floor, scratch(backend));
             return;
         }
-        // The grid: samples x channel groups x pieces of a run.
-        int piece = task % piecesPerRun;
-        long rest = task / piecesPerRun;
-        long groups = ceilDiv(channels, channelsPerTask);
-        int c0 = (int) (rest % groups) * channelsPerTask;
-        long n0 = rest / groups * samplesPerTask;
-        long runs = Math.min(samplesPerTask, batch - n0);
-        long pieceLength = ceilDiv(spatial, piecesPerRun);
-        long s0 = piece * pieceLength;
-        long length = Math.min(pieceLength, spatial - s0);
-        int c1 = Math.min(channels, c0 + channelsPerTask);
-        for (int c = c0; c < c1; c++) {
-            long at = (n0 * channels + c) * spatial + s0;
+        Piece p = PER_THREAD.get().piece.of(this, task);
+        for (int c = p.c0; c < p.c1; c++) {
+            long at = (p.n0 * channels + c) * spatial + p.s0;
             if (doublePath[c]) {
-                normalizeRunsInDouble(c, n0, runs, s0, length);
+                normalizeRunsInDouble(c, p.n0, p.runs, p.s0, p.length);
             } else {
-                backend.normalizeRuns(xa, xs, xOffset + at, ya, ys, yOffset + at, channels * spatial, length, runs,
+                backend.normalizeRuns(xa, xs, xOffset + at, ya, ys, yOffset + at, channels * spatial, p.length, p.runs,
                         center[c], scale[c], shift[c], floor);
             }
         }
@@ -666,20 +658,39 @@ public final class KernelCall implements WorkerPool.Tasks {
                     Math.min(rowsPerTask, count - task * rowsPerTask), channels, center, k1, k2, k3, scratch(backend));
             return;
         }
-        int piece = task % piecesPerRun;
-        long rest = task / piecesPerRun;
-        long groups = ceilDiv(channels, channelsPerTask);
-        int c0 = (int) (rest % groups) * channelsPerTask;
-        long n0 = rest / groups * samplesPerTask;
-        long runs = Math.min(samplesPerTask, batch - n0);
-        long pieceLength = ceilDiv(spatial, piecesPerRun);
-        long s0 = piece * pieceLength;
-        long length = Math.min(pieceLength, spatial - s0);
-        int c1 = Math.min(channels, c0 + channelsPerTask);
-        for (int c = c0; c < c1; c++) {
-            long at = (n0 * channels + c) * spatial + s0;
+        Piece p = PER_THREAD.get().piece.of(this, task);
+        for (int c = p.c0; c < p.c1; c++) {
+            long at = (p.n0 * channels + c) * spatial + p.s0;
             backend.applyGradientRuns(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
-                    dxa, dxs, dxOffset + at, channels * spatial, length, runs, center[c], k1[c], k2[c], k3[c]);
+                    dxa, dxs, dxOffset + at, channels * spatial, p.length, p.runs, center[c], k1[c], k2[c], k3[c]);
+        }
+    }
+
+    /**
+     * One channels-first elementwise task of a call's grid (samples x groups of channels x pieces of a
+     * run): channels {@code [c0, c1)} of {@code runs} samples from {@code n0}, spatial positions
+     * {@code [s0, s0 + length)}.
+     */
+    private static final class Piece {
+        int c0;
+        int c1;
+        long n0;
+        long runs;
+        long s0;
+        long length;
+
+        Piece of(KernelCall call, int task) {
+            int piece = task % call.piecesPerRun;
+            long rest = task / call.piecesPerRun;
+            long groups = ceilDiv(call.channels, call.channelsPerTask);
+            c0 = (int) (rest % groups) * call.channelsPerTask;
+            c1 = Math.min(call.channels, c0 + call.channelsPerTask);
+            n0 = rest / groups * call.samplesPerTask;
+            runs = Math.min(call.samplesPerTask, call.batch - n0);
+            long pieceLength = ceilDiv(call.spatial, call.piecesPerRun);
+            s0 = piece * pieceLength;
+            length = Math.min(pieceLength, call.spatial - s0);
+            return this;
         }
     }
 }

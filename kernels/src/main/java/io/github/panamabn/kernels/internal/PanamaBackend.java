@@ -465,36 +465,67 @@ public final class PanamaBackend implements KernelBackend {
             normalizeNarrowRows(xa, xs, xFirst, ya, ys, yFirst, rows, channels, center, scale, shift, floor, scratch);
             return;
         }
-        int vectorEnd = channels - channels % LANES;
-        int last = channels - LANES;
-        if (vectorEnd == channels) {
+        if (channels % LANES == 0) {
+            normalizeWholeRows(xa, xs, xFirst, ya, ys, yFirst, rows, channels, center, scale, shift, floor);
+        } else {
             for (long row = 0; row < rows; row++) {
-                long xRow = xFirst + row * channels;
-                long yRow = yFirst + row * channels;
-                for (int j = 0; j < vectorEnd; j += LANES) {
-                    FloatVector m = FloatVector.fromArray(SPECIES, center, j);
-                    FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
-                    FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
-                    store(load(xa, xs, xRow + j).sub(m).fma(s, b).max(floor), ya, ys, yRow + j);
-                }
+                normalizeRow(xa, xs, xFirst + row * channels, ya, ys, yFirst + row * channels, channels, center,
+                        scale, shift, floor);
             }
-            return;
         }
-        for (long row = 0; row < rows; row++) {
-            long xRow = xFirst + row * channels;
-            long yRow = yFirst + row * channels;
-            // vector tail first, stored last (see the class comment)
-            FloatVector t = load(xa, xs, xRow + last).sub(FloatVector.fromArray(SPECIES, center, last))
-                    .fma(FloatVector.fromArray(SPECIES, scale, last), FloatVector.fromArray(SPECIES, shift, last))
-                    .max(floor);
-            for (int j = 0; j < vectorEnd; j += LANES) {
+    }
+
+    // Each path's vector loops are a method of their own, which calls no other vector method: in one
+    // large method C2 reaches its node budget when both the array and the segment paths of load and
+    // store are live, stops inlining them, and boxes every vector that crosses such a call.
+
+    /** Rows of whole channel vectors, four at a time: the parameters are loaded once for the four. */
+    private static void normalizeWholeRows(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys,
+                                           long yFirst, long rows, int channels, float[] center, float[] scale,
+                                           float[] shift, float floor) {
+        long c2 = 2L * channels;
+        long c3 = 3L * channels;
+        long row = 0;
+        for (; row + 4 <= rows; row += 4) {
+            long xAt = xFirst + row * channels;
+            long yAt = yFirst + row * channels;
+            for (int j = 0; j < channels; j += LANES) {
                 FloatVector m = FloatVector.fromArray(SPECIES, center, j);
                 FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
                 FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
-                store(load(xa, xs, xRow + j).sub(m).fma(s, b).max(floor), ya, ys, yRow + j);
+                store(load(xa, xs, xAt + j).sub(m).fma(s, b).max(floor), ya, ys, yAt + j);
+                store(load(xa, xs, xAt + channels + j).sub(m).fma(s, b).max(floor), ya, ys, yAt + channels + j);
+                store(load(xa, xs, xAt + c2 + j).sub(m).fma(s, b).max(floor), ya, ys, yAt + c2 + j);
+                store(load(xa, xs, xAt + c3 + j).sub(m).fma(s, b).max(floor), ya, ys, yAt + c3 + j);
             }
-            store(t, ya, ys, yRow + last);
         }
+        // the last rows % 4 rows, one at a time
+        for (; row < rows; row++) {
+            long xAt = xFirst + row * channels;
+            long yAt = yFirst + row * channels;
+            for (int j = 0; j < channels; j += LANES) {
+                FloatVector m = FloatVector.fromArray(SPECIES, center, j);
+                FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
+                FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
+                store(load(xa, xs, xAt + j).sub(m).fma(s, b).max(floor), ya, ys, yAt + j);
+            }
+        }
+    }
+
+    /** One row of at least one vector whose last vector overlaps: computed first, stored last. */
+    private static void normalizeRow(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                     int channels, float[] center, float[] scale, float[] shift, float floor) {
+        int last = channels - LANES;
+        FloatVector t = load(xa, xs, xAt + last).sub(FloatVector.fromArray(SPECIES, center, last))
+                .fma(FloatVector.fromArray(SPECIES, scale, last), FloatVector.fromArray(SPECIES, shift, last))
+                .max(floor);
+        for (int j = 0; j + LANES <= channels; j += LANES) {
+            FloatVector m = FloatVector.fromArray(SPECIES, center, j);
+            FloatVector s = FloatVector.fromArray(SPECIES, scale, j);
+            FloatVector b = FloatVector.fromArray(SPECIES, shift, j);
+            store(load(xa, xs, xAt + j).sub(m).fma(s, b).max(floor), ya, ys, yAt + j);
+        }
+        store(t, ya, ys, yAt + last);
     }
 
     private static void normalizeNarrowRows(float[] xa, MemorySegment xs, long xFirst, float[] ya, MemorySegment ys,
@@ -540,7 +571,9 @@ public final class PanamaBackend implements KernelBackend {
                                 long runs, float center, double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
         for (long r = 0; r < runs; r++) {
             long at = r * stride;
-            runSums(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, length, center,
+            long tail = runSums(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, length, center,
+                    sumDy, sumDyXc, slot, acc);
+            runSumsTail(dya, dys, dyFirst + at, xa, xs, xFirst + at, ya, ys, yFirst + at, tail, length, center,
                     sumDy, sumDyXc, slot, acc);
         }
     }
@@ -550,17 +583,20 @@ public final class PanamaBackend implements KernelBackend {
      * {@link Welford#BLOCK} steps, then into double, so no float chain grows with the run. Lanes are
      * added in a fixed order by scalar code: {@code reduceLanes} may add them in another order once
      * compiled than before, and the result must not depend on when the JIT ran.
+     *
+     * @return where the run's groups of four vectors end: {@link #runSumsTail} adds the rest
      */
-    private static void runSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+    private static long runSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
                                 float[] ya, MemorySegment ys, long yAt, long len, float center,
                                 double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
-        FloatVector m = FloatVector.broadcast(SPECIES, center);
         double s1 = 0;
         double s2 = 0;
         long i = 0;
         long groupEnd = len - len % (4L * LANES);
         while (i < groupEnd) {
             long blockEnd = Math.min(groupEnd, i + (long) BLOCK * 4 * LANES);
+            // no vector lives across a block's scalar merge: if that call were not inlined it would be boxed
+            FloatVector m = FloatVector.broadcast(SPECIES, center);
             FloatVector a0 = FloatVector.zero(SPECIES);
             FloatVector a1 = a0;
             FloatVector a2 = a0;
@@ -588,12 +624,23 @@ public final class PanamaBackend implements KernelBackend {
             s1 += sumLanes(acc, 0);
             s2 += sumLanes(acc, LANES);
         }
-        // vector tail: at most three vectors, each added in double on its own (a vector carried from one
-        // iteration to the next of a short guarded loop is where C2 has been seen to box)
+        sumDy[slot] += s1;
+        sumDyXc[slot] += s2;
+        return i;
+    }
+
+    /** Adds the sums of a run's last floats, from {@code i}: fewer than four vectors. */
+    private static void runSumsTail(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                    float[] ya, MemorySegment ys, long yAt, long i, long len, float center,
+                                    double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
+        double s1 = 0;
+        double s2 = 0;
+        // vector tail: each vector added in double on its own (a vector carried from one iteration to
+        // the next of a short guarded loop is where C2 has been seen to box)
         for (; i + LANES <= len; i += LANES) {
             FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
             g.intoArray(acc, 0);
-            g.mul(load(xa, xs, xAt + i).sub(m)).intoArray(acc, LANES);
+            g.mul(load(xa, xs, xAt + i).sub(center)).intoArray(acc, LANES);
             s1 += sumLanes(acc, 0);
             s2 += sumLanes(acc, LANES);
         }
@@ -629,14 +676,8 @@ public final class PanamaBackend implements KernelBackend {
             sumDyXc[slot + c] = 0;
         }
         if (channels < LANES) {
-            for (long row = 0; row < rows; row++) {
-                for (int c = c0; c < c1; c++) {
-                    long i = row * channels + c;
-                    float g = ScalarBackend.gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
-                    sumDy[slot + c] += g;
-                    sumDyXc[slot + c] += g * (double) (Memory.get(xa, xs, xFirst + i) - center[c]);
-                }
-            }
+            ScalarBackend.addRowGradientSums(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, 0, rows, channels,
+                    c0, c1, center, sumDy, sumDyXc, slot);
             return;
         }
         int main = (c1 - c0) / LANES;
@@ -656,40 +697,56 @@ public final class PanamaBackend implements KernelBackend {
     private static void sumRows(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
                                 float[] ya, MemorySegment ys, long yAt, int channels, int c0, int c1, int main,
                                 int columns, int k, float[] center, float[] acc, int width) {
-        long s2 = 2L * channels;
-        long s3 = 3L * channels;
         int t = 0;
         for (; t + 4 <= k; t += 4) {
             long row = t * (long) channels;
-            for (int v = 0; v < columns; v++) {
-                long i = row + (v < main ? c0 + v * LANES : c1 - LANES);
-                int a = v * LANES;
-                FloatVector m = FloatVector.fromArray(SPECIES, center, (int) (i - row));
-                FloatVector g0 = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
-                FloatVector g1 = gradient(load(dya, dys, dyAt + i + channels), ya, ys, yAt + i + channels);
-                FloatVector g2 = gradient(load(dya, dys, dyAt + i + s2), ya, ys, yAt + i + s2);
-                FloatVector g3 = gradient(load(dya, dys, dyAt + i + s3), ya, ys, yAt + i + s3);
-                FloatVector.fromArray(SPECIES, acc, a).add(g0).add(g1).add(g2).add(g3).intoArray(acc, a);
-                FloatVector b = FloatVector.fromArray(SPECIES, acc, width + a);
-                b = g0.fma(load(xa, xs, xAt + i).sub(m), b);
-                b = g1.fma(load(xa, xs, xAt + i + channels).sub(m), b);
-                b = g2.fma(load(xa, xs, xAt + i + s2).sub(m), b);
-                b = g3.fma(load(xa, xs, xAt + i + s3).sub(m), b);
-                b.intoArray(acc, width + a);
-            }
+            sumFourRows(dya, dys, dyAt + row, xa, xs, xAt + row, ya, ys, yAt + row, channels, c0, c1, main, columns,
+                    center, acc, width);
         }
         // the block's last rows % 4 rows, one at a time
         for (; t < k; t++) {
             long row = t * (long) channels;
-            for (int v = 0; v < columns; v++) {
-                long i = row + (v < main ? c0 + v * LANES : c1 - LANES);
-                int a = v * LANES;
-                FloatVector m = FloatVector.fromArray(SPECIES, center, (int) (i - row));
-                FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
-                FloatVector.fromArray(SPECIES, acc, a).add(g).intoArray(acc, a);
-                g.fma(load(xa, xs, xAt + i).sub(m), FloatVector.fromArray(SPECIES, acc, width + a))
-                        .intoArray(acc, width + a);
-            }
+            sumRow(dya, dys, dyAt + row, xa, xs, xAt + row, ya, ys, yAt + row, c0, c1, main, columns, center, acc,
+                    width);
+        }
+    }
+
+    /** Four rows' sums added to every column's accumulators. */
+    private static void sumFourRows(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                    float[] ya, MemorySegment ys, long yAt, int channels, int c0, int c1, int main,
+                                    int columns, float[] center, float[] acc, int width) {
+        long s2 = 2L * channels;
+        long s3 = 3L * channels;
+        for (int v = 0; v < columns; v++) {
+            int i = v < main ? c0 + v * LANES : c1 - LANES;
+            int a = v * LANES;
+            FloatVector m = FloatVector.fromArray(SPECIES, center, i);
+            FloatVector g0 = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+            FloatVector g1 = gradient(load(dya, dys, dyAt + i + channels), ya, ys, yAt + i + channels);
+            FloatVector g2 = gradient(load(dya, dys, dyAt + i + s2), ya, ys, yAt + i + s2);
+            FloatVector g3 = gradient(load(dya, dys, dyAt + i + s3), ya, ys, yAt + i + s3);
+            FloatVector.fromArray(SPECIES, acc, a).add(g0).add(g1).add(g2).add(g3).intoArray(acc, a);
+            FloatVector b = FloatVector.fromArray(SPECIES, acc, width + a);
+            b = g0.fma(load(xa, xs, xAt + i).sub(m), b);
+            b = g1.fma(load(xa, xs, xAt + i + channels).sub(m), b);
+            b = g2.fma(load(xa, xs, xAt + i + s2).sub(m), b);
+            b = g3.fma(load(xa, xs, xAt + i + s3).sub(m), b);
+            b.intoArray(acc, width + a);
+        }
+    }
+
+    /** One row's sums added to every column's accumulators. */
+    private static void sumRow(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                               float[] ya, MemorySegment ys, long yAt, int c0, int c1, int main, int columns,
+                               float[] center, float[] acc, int width) {
+        for (int v = 0; v < columns; v++) {
+            int i = v < main ? c0 + v * LANES : c1 - LANES;
+            int a = v * LANES;
+            FloatVector m = FloatVector.fromArray(SPECIES, center, i);
+            FloatVector g = gradient(load(dya, dys, dyAt + i), ya, ys, yAt + i);
+            FloatVector.fromArray(SPECIES, acc, a).add(g).intoArray(acc, a);
+            g.fma(load(xa, xs, xAt + i).sub(m), FloatVector.fromArray(SPECIES, acc, width + a))
+                    .intoArray(acc, width + a);
         }
     }
 
@@ -748,43 +805,57 @@ public final class PanamaBackend implements KernelBackend {
                     center, k1, k2, k3, scratch);
             return;
         }
-        int vectorEnd = channels - channels % LANES;
-        int last = channels - LANES;
-        if (vectorEnd == channels) {
-            for (long i = 0; i < rows * channels; i += channels) {
+        if (channels % LANES == 0) {
+            applyWholeRows(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, dxa, dxs, dxFirst, rows, channels,
+                    center, k1, k2, k3);
+        } else {
+            for (long row = 0; row < rows; row++) {
+                long i = row * channels;
                 applyRow(dya, dys, dyFirst + i, xa, xs, xFirst + i, ya, ys, yFirst + i, dxa, dxs, dxFirst + i,
                         channels, center, k1, k2, k3);
             }
-            return;
-        }
-        for (long row = 0; row < rows; row++) {
-            long r = row * channels;
-            // vector tail first, stored last (see the class comment)
-            FloatVector tg = gradient(load(dya, dys, dyFirst + r + last), ya, ys, yFirst + r + last);
-            FloatVector trest = load(xa, xs, xFirst + r + last).sub(FloatVector.fromArray(SPECIES, center, last))
-                    .fma(FloatVector.fromArray(SPECIES, k2, last), FloatVector.fromArray(SPECIES, k3, last));
-            FloatVector t = tg.fma(FloatVector.fromArray(SPECIES, k1, last), trest);
-            for (int j = 0; j < vectorEnd; j += LANES) {
-                long i = r + j;
-                FloatVector g = gradient(load(dya, dys, dyFirst + i), ya, ys, yFirst + i);
-                FloatVector rest = load(xa, xs, xFirst + i).sub(FloatVector.fromArray(SPECIES, center, j))
-                        .fma(FloatVector.fromArray(SPECIES, k2, j), FloatVector.fromArray(SPECIES, k3, j));
-                store(g.fma(FloatVector.fromArray(SPECIES, k1, j), rest), dxa, dxs, dxFirst + i);
-            }
-            store(t, dxa, dxs, dxFirst + r + last);
         }
     }
 
-    /** dx of one row of whole vectors. */
+    /** dx of rows of whole channel vectors, four at a time: the coefficients are loaded once for the four. */
+    private static void applyWholeRows(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                       long xFirst, float[] ya, MemorySegment ys, long yFirst, float[] dxa,
+                                       MemorySegment dxs, long dxFirst, long rows, int channels, float[] center,
+                                       float[] k1, float[] k2, float[] k3) {
+        long whole = rows - rows % 4;
+        for (long row = 0; row < rows; row += 4) {
+            long first = row * channels;
+            long end = (row < whole ? 4L : rows - row) * channels;
+            for (int j = 0; j < channels; j += LANES) {
+                FloatVector m = FloatVector.fromArray(SPECIES, center, j);
+                FloatVector v1 = FloatVector.fromArray(SPECIES, k1, j);
+                FloatVector v2 = FloatVector.fromArray(SPECIES, k2, j);
+                FloatVector v3 = FloatVector.fromArray(SPECIES, k3, j);
+                for (long e = first + j; e < first + end; e += channels) {
+                    FloatVector g = gradient(load(dya, dys, dyFirst + e), ya, ys, yFirst + e);
+                    FloatVector rest = load(xa, xs, xFirst + e).sub(m).fma(v2, v3);
+                    store(g.fma(v1, rest), dxa, dxs, dxFirst + e);
+                }
+            }
+        }
+    }
+
+    /** dx of one row of at least one vector whose last vector overlaps: computed first, stored last. */
     private static void applyRow(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
                                  float[] ya, MemorySegment ys, long yAt, float[] dxa, MemorySegment dxs, long dxAt,
                                  int channels, float[] center, float[] k1, float[] k2, float[] k3) {
-        for (int j = 0; j < channels; j += LANES) {
+        int last = channels - LANES;
+        FloatVector tg = gradient(load(dya, dys, dyAt + last), ya, ys, yAt + last);
+        FloatVector trest = load(xa, xs, xAt + last).sub(FloatVector.fromArray(SPECIES, center, last))
+                .fma(FloatVector.fromArray(SPECIES, k2, last), FloatVector.fromArray(SPECIES, k3, last));
+        FloatVector t = tg.fma(FloatVector.fromArray(SPECIES, k1, last), trest);
+        for (int j = 0; j + LANES <= channels; j += LANES) {
             FloatVector g = gradient(load(dya, dys, dyAt + j), ya, ys, yAt + j);
             FloatVector rest = load(xa, xs, xAt + j).sub(FloatVector.fromArray(SPECIES, center, j))
                     .fma(FloatVector.fromArray(SPECIES, k2, j), FloatVector.fromArray(SPECIES, k3, j));
             store(g.fma(FloatVector.fromArray(SPECIES, k1, j), rest), dxa, dxs, dxAt + j);
         }
+        store(t, dxa, dxs, dxAt + last);
     }
 
     private static void applyNarrowRows(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,

@@ -133,7 +133,16 @@ public final class ScalarBackend implements KernelBackend {
             sumDy[slot + c] = 0;
             sumDyXc[slot + c] = 0;
         }
-        for (long row = 0; row < rows; row++) {
+        addRowGradientSums(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, 0, rows, channels, c0, c1, center,
+                sumDy, sumDyXc, slot);
+    }
+
+    /** Adds rows {@code [from, to)} of channels {@code [c0, c1)} to the sums in double; shared with the vector tails. */
+    static void addRowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
+                                   long xFirst, float[] ya, MemorySegment ys, long yFirst, long from, long to,
+                                   int channels, int c0, int c1, float[] center, double[] sumDy, double[] sumDyXc,
+                                   int slot) {
+        for (long row = from; row < to; row++) {
             for (int c = c0; c < c1; c++) {
                 long i = row * channels + c;
                 float g = gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
