@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import jdk.incubator.vector.FloatVector;
@@ -75,9 +76,11 @@ public final class BenchSuite {
                         .param("shape", shape)));
             }
         }
+        String extra = String.join(" ", Arrays.copyOfRange(args, 2, args.length));
         String heading = "Run on " + LocalDate.now() + ", " + machine() + (peers ? ", " + pytorchVersion() : "")
                 + ". The suite: `" + (peers ? "mvn -B -q -DskipTests -Pbench,peers verify" : "mvn -B -q -DskipTests -Pbench verify")
-                + "`" + (quick ? " (quick mode: one short iteration, not a measurement)" : "") + ".";
+                + (extra.isEmpty() ? "" : " -Dbench.args=\"" + extra + "\"") + "`"
+                + (quick ? " (quick mode: one short iteration, not a measurement)" : "") + ".";
         BenchReport.main(concat(out.toString(), heading, files));
     }
 

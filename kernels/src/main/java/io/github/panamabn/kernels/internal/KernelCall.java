@@ -288,33 +288,22 @@ public final class KernelCall implements WorkerPool.Tasks {
                                 float[] gamma, float[] beta, float eps, float floor,
                                 double[] outMean, double[] outM2, float[] saveMean, float[] saveInvStd) {
         try {
-            this.xa = xa;
-            this.xs = xs;
-            this.xOffset = xOffset;
-            this.ya = ya;
-            this.ys = ys;
-            this.yOffset = yOffset;
+            bind(xa, xs, xOffset, ya, ys, yOffset, floor);
             this.gamma = gamma;
             this.beta = beta;
             this.eps = eps;
-            this.floor = floor;
-            parallel = mayRunInParallel();
             if (givenMean != null) {
                 System.arraycopy(givenMean, 0, mean, 0, channels);
                 System.arraycopy(givenM2, 0, m2, 0, channels);
                 statCount = givenCount;
-                for (int c = 0; c < channels; c++) {
-                    prepareNormalization(c);
-                }
-                normalizeAll();
             } else {
                 statCount = count;
                 computeStatistics();
-                for (int c = 0; c < channels; c++) {
-                    prepareNormalization(c);
-                }
-                normalizeAll();
             }
+            for (int c = 0; c < channels; c++) {
+                prepareNormalization(c);
+            }
+            normalizeAll();
             if (outMean != null) {
                 System.arraycopy(mean, 0, outMean, 0, channels);
                 System.arraycopy(m2, 0, outM2, 0, channels);
@@ -333,19 +322,25 @@ public final class KernelCall implements WorkerPool.Tasks {
         }
     }
 
+    /** The forward kernels' input and output, and whether this call may use the workers. */
+    private void bind(float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
+                      float floor) {
+        this.xa = xa;
+        this.xs = xs;
+        this.xOffset = xOffset;
+        this.ya = ya;
+        this.ys = ys;
+        this.yOffset = yOffset;
+        this.floor = floor;
+        parallel = mayRunInParallel();
+    }
+
     /** Forward with given statistics: {@code y = max((x - mean) * gamma / sqrt(var + eps) + beta, floor)}. */
     public void forwardInference(float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
                                  float[] runningMean, float[] runningVar, float[] gamma, float[] beta, float eps,
                                  float floor) {
         try {
-            this.xa = xa;
-            this.xs = xs;
-            this.xOffset = xOffset;
-            this.ya = ya;
-            this.ys = ys;
-            this.yOffset = yOffset;
-            this.floor = floor;
-            parallel = mayRunInParallel();
+            bind(xa, xs, xOffset, ya, ys, yOffset, floor);
             for (int c = 0; c < channels; c++) {
                 setAffine(c, runningMean[c], 1 / Math.sqrt((double) runningVar[c] + eps), gamma, beta);
                 doublePath[c] = false;
