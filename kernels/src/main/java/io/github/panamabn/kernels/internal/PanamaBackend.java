@@ -663,7 +663,7 @@ public final class PanamaBackend implements KernelBackend {
             sumDyXc[slot + c] = 0;
         }
         if (channels < LANES) {
-            ScalarBackend.addRowGradientSums(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, 0, rows, channels,
+            ScalarBackend.addRowGradientSums(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, rows, channels,
                     c0, c1, center, sumDy, sumDyXc, slot);
             return;
         }

@@ -133,16 +133,16 @@ public final class ScalarBackend implements KernelBackend {
             sumDy[slot + c] = 0;
             sumDyXc[slot + c] = 0;
         }
-        addRowGradientSums(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, 0, rows, channels, c0, c1, center,
+        addRowGradientSums(dya, dys, dyFirst, xa, xs, xFirst, ya, ys, yFirst, rows, channels, c0, c1, center,
                 sumDy, sumDyXc, slot);
     }
 
-    /** Adds rows {@code [from, to)} of channels {@code [c0, c1)} to the sums in double; shared with the vector tails. */
+    /** Adds the rows' sums of channels {@code [c0, c1)} in double; also used for rows narrower than a vector. */
     static void addRowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
-                                   long xFirst, float[] ya, MemorySegment ys, long yFirst, long from, long to,
+                                   long xFirst, float[] ya, MemorySegment ys, long yFirst, long rows,
                                    int channels, int c0, int c1, float[] center, double[] sumDy, double[] sumDyXc,
                                    int slot) {
-        for (long row = from; row < to; row++) {
+        for (long row = 0; row < rows; row++) {
             for (int c = c0; c < c1; c++) {
                 long i = row * channels + c;
                 float g = gradient(Memory.get(dya, dys, dyFirst + i), ya, ys, yFirst + i);
