@@ -76,6 +76,9 @@ public final class BenchSuite {
                         .param("shape", shape)));
             }
         }
+        // A JVM that has run a service's mix, beside a clean one: the same kernels must be as fast in both.
+        files.add(run(resultsDir, "polluted", options(quick, 1).include(PollutedKernelBenchmark.class.getName())
+                .param("pollutionSeconds", quick ? "2" : "20")));
         String extra = String.join(" ", Arrays.copyOfRange(args, 2, args.length));
         String heading = "Run on " + LocalDate.now() + ", " + machine() + (peers ? ", " + pytorchVersion() : "")
                 + ". The suite: `" + (peers ? "mvn -B -q -DskipTests -Pbench,peers verify" : "mvn -B -q -DskipTests -Pbench verify")

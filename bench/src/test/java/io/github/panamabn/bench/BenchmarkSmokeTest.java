@@ -32,4 +32,23 @@ class BenchmarkSmokeTest {
             assertTrue(r.getPrimaryResult().getScore() > 0, r.getParams().getBenchmark());
         }
     }
+
+    @Test
+    void thePollutedBenchmarkRuns() throws Exception {
+        Options options = new OptionsBuilder()
+                .include("io.github.panamabn.bench.PollutedKernelBenchmark")
+                .param("shape", "7x61x13x13").param("layout", "NHWC").param("storage", "NATIVE")
+                .param("pollutionSeconds", "1")
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(20))
+                .shouldFailOnError(true)
+                .build();
+        Collection<RunResult> results = new Runner(options).run();
+        assertEquals(4 * 2, results.size());
+        for (RunResult r : results) {
+            assertTrue(r.getPrimaryResult().getScore() > 0, r.getParams().getBenchmark());
+        }
+    }
 }

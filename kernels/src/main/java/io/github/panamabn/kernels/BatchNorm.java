@@ -303,10 +303,10 @@ public final class BatchNorm {
         }
         if (dx != null) {
             Checks.range(dx, dxOffset, count, "dx");
-            Checks.noPartialOverlap(dy, dyOffset, dx, dxOffset, count);
-            Checks.noPartialOverlap(x, xOffset, dx, dxOffset, count);
+            Checks.noPartialOverlap(dy, dyOffset, "dy", dx, dxOffset, "dx", count);
+            Checks.noPartialOverlap(x, xOffset, "x", dx, dxOffset, "dx", count);
             if (activation == Activation.RELU) {
-                Checks.noPartialOverlap(y, yOffset, dx, dxOffset, count);
+                Checks.noPartialOverlap(y, yOffset, "y", dx, dxOffset, "dx", count);
             }
         }
         float[] ya = activation == Activation.RELU ? y : null;
@@ -331,10 +331,10 @@ public final class BatchNorm {
         }
         if (dx != null) {
             Checks.segment(dx, count, "dx", true);
-            Checks.noPartialOverlap(dy, dx, count);
-            Checks.noPartialOverlap(x, dx, count);
+            Checks.noPartialOverlap(dy, "dy", dx, "dx", count);
+            Checks.noPartialOverlap(x, "x", dx, "dx", count);
             if (activation == Activation.RELU) {
-                Checks.noPartialOverlap(y, dx, count);
+                Checks.noPartialOverlap(y, "y", dx, "dx", count);
             }
         }
         MemorySegment ys = activation == Activation.RELU ? y : null;

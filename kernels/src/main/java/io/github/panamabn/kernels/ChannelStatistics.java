@@ -104,10 +104,16 @@ public final class ChannelStatistics {
     /**
      * Merges {@code other} into this instance by Chan et al.'s formula: afterwards this holds the
      * statistics of the union of both data sets. {@code other} is unchanged.
+     *
+     * @throws IllegalArgumentException if the merged count would overflow a long; nothing is changed
      */
     public void merge(ChannelStatistics other) {
         requireSameChannels(other);
         long na = count;
+        if (na > Long.MAX_VALUE - other.count) {
+            throw new IllegalArgumentException("merged count overflows: " + na + " + " + other.count
+                    + " elements per channel exceed " + Long.MAX_VALUE + "; nothing was merged");
+        }
         for (int c = 0; c < mean.length; c++) {
             Welford.merge(mean, m2, c, na, other.count, other.mean[c], other.m2[c]);
         }

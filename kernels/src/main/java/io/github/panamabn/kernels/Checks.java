@@ -63,31 +63,45 @@ final class Checks {
 
     /** Output may be the input itself (in place), but must not overlap it partially. */
     static void noPartialOverlap(float[] x, long xOffset, float[] y, long yOffset, long count) {
-        if (x == y && xOffset != yOffset && Math.abs(xOffset - yOffset) < count) {
-            throw new IllegalArgumentException("y overlaps x partially (x from element " + xOffset
-                    + ", y from element " + yOffset + ", " + count + " elements each); pass the same offset "
-                    + "for in-place or disjoint ranges");
+        noPartialOverlap(x, xOffset, "x", y, yOffset, "y", count);
+    }
+
+    /** Refuses {@code b} overlapping {@code a} other than exactly; the message names both. */
+    static void noPartialOverlap(float[] a, long aOffset, String aName, float[] b, long bOffset, String bName,
+                                 long count) {
+        if (a == b && aOffset != bOffset && Math.abs(aOffset - bOffset) < count) {
+            throw new IllegalArgumentException(bName + " overlaps " + aName + " partially (" + aName
+                    + " from element " + aOffset + ", " + bName + " from element " + bOffset + ", " + count
+                    + " elements each); pass the same offset for in-place or disjoint ranges");
         }
     }
 
     static void noPartialOverlap(MemorySegment x, MemorySegment y, long count) {
+        noPartialOverlap(x, "x", y, "y", count);
+    }
+
+    /** Refuses segment {@code b} overlapping {@code a} other than exactly; the message names both. */
+    static void noPartialOverlap(MemorySegment a, String aName, MemorySegment b, String bName, long count) {
         long bytes = count * Float.BYTES;
         long apart;
-        if (x.isNative() && y.isNative()) {
-            apart = y.address() - x.address();
-        } else if (x.isNative() || y.isNative()) {
+        if (a.isNative() && b.isNative()) {
+            apart = b.address() - a.address();
+        } else if (a.isNative() || b.isNative()) {
             return;
         } else {
-            // heapBase() is empty for read-only heap segments, so ask the segments themselves;
-            // the address of a heap segment is its offset in the array.
-            if (x.asSlice(0, bytes).asOverlappingSlice(y.asSlice(0, bytes)).isEmpty()) {
+            // Heap segments: their addresses are offsets in their arrays. Only offsets closer than the
+            // tensor's size can be a partial overlap, and only over the same array: just then are the
+            // segments asked, which costs two slices (heapBase's Optional is not always eliminated either),
+            // so separate arrays, and in-place calls, are checked without allocating.
+            apart = b.address() - a.address();
+            if (apart == 0 || Math.abs(apart) >= bytes
+                    || a.asSlice(0, bytes).asOverlappingSlice(b.asSlice(0, bytes)).isEmpty()) {
                 return;
             }
-            apart = y.address() - x.address();
         }
         if (apart != 0 && Math.abs(apart) < bytes) {
-            throw new IllegalArgumentException("y overlaps x partially (" + apart + " bytes apart, " + bytes
-                    + " bytes each); pass the same memory for in-place or disjoint memory");
+            throw new IllegalArgumentException(bName + " overlaps " + aName + " partially (" + apart
+                    + " bytes apart, " + bytes + " bytes each); pass the same memory for in-place or disjoint memory");
         }
     }
 

@@ -30,7 +30,8 @@ import java.util.Map;
  * later one gets an {@link IllegalStateException} (nothing changed). Mode switches and direct
  * writes to the live parameter arrays are not guarded: do them while no other thread uses the layer.
  *
- * <p>Non-finite data: a training batch with NaN or infinite values never reaches the running
+ * <p>Non-finite data: a training batch with NaN or infinite values, or whose statistics are beyond
+ * what the float running statistics hold (values from about 1e19 up), never reaches the running
  * statistics; by default it is an error ({@link NonFinitePolicy}).
  */
 public abstract class BatchNormLayer implements Layer {
@@ -299,11 +300,14 @@ public abstract class BatchNormLayer implements Layer {
         enter();
         try {
             kernels.statistics(shape, x, 0, batchStats);
-            int bad = firstNonFiniteChannel();
+            int bad = firstUnfitChannel();
             if (bad >= 0 && nonFinitePolicy == NonFinitePolicy.THROW) {
-                throw new NonFiniteBatchException(this + ": the batch's statistics are not finite in channel " + bad
-                        + " (mean " + batchStats.mean(bad) + ", variance " + batchStats.variance(bad)
-                        + "): the input has NaN or infinite values; nothing was written or updated");
+                String values = " (mean " + batchStats.mean(bad) + ", variance " + batchStats.variance(bad) + ")";
+                throw new NonFiniteBatchException(this + ": the batch's statistics " + (isFinite(bad)
+                        ? "in channel " + bad + values + " are beyond float's range, so the running statistics "
+                                + "cannot hold them"
+                        : "are not finite in channel " + bad + values + ": the input has NaN or infinite values")
+                        + "; nothing was written or updated");
             }
             kernels.forwardWithStatistics(shape, x, 0, y, 0, batchStats, weight, bias, options.eps(), activation,
                     saveMean, saveInvStd);
@@ -320,22 +324,55 @@ public abstract class BatchNormLayer implements Layer {
         }
     }
 
-    private int firstNonFiniteChannel() {
+    private boolean isFinite(int c) {
+        return Double.isFinite(batchStats.mean(c)) && Double.isFinite(batchStats.m2(c));
+    }
+
+    /**
+     * The first channel whose batch statistics are not finite or, with running statistics, would not
+     * fit them: a mean or variance beyond float's range, or an updated running value that is; -1 if none.
+     */
+    private int firstUnfitChannel() {
+        double m = updateWeight(numBatchesTracked + 1);
         for (int c = 0; c < numFeatures; c++) {
-            if (!Double.isFinite(batchStats.mean(c)) || !Double.isFinite(batchStats.m2(c))) {
+            if (!isFinite(c)) {
                 return c;
+            }
+            if (runningMean != null) {
+                double mean = batchStats.mean(c);
+                double var = runningVariance(c);
+                if (!fitsFloat(mean) || !fitsFloat(var) || !fitsFloat(blend(runningMean[c], mean, m))
+                        || !fitsFloat(blend(runningVar[c], var, m))) {
+                    return c;
+                }
             }
         }
         return -1;
     }
 
+    private static boolean fitsFloat(double v) {
+        return Math.abs(v) <= Float.MAX_VALUE;
+    }
+
+    /** The weight of the new batch in the running statistics' update that makes it the n-th tracked. */
+    private double updateWeight(long n) {
+        return options.momentum() == null ? 1.0 / n : options.momentum();
+    }
+
+    private double runningVariance(int c) {
+        return options.unbiasedRunningVariance() ? batchStats.unbiasedVariance(c) : batchStats.variance(c);
+    }
+
+    private static double blend(double old, double batch, double m) {
+        return (1 - m) * old + m * batch;
+    }
+
     private void updateRunningStatistics() {
         numBatchesTracked++;
-        double m = options.momentum() == null ? 1.0 / numBatchesTracked : options.momentum();
+        double m = updateWeight(numBatchesTracked);
         for (int c = 0; c < numFeatures; c++) {
-            double var = options.unbiasedRunningVariance() ? batchStats.unbiasedVariance(c) : batchStats.variance(c);
-            runningMean[c] = (float) ((1 - m) * runningMean[c] + m * batchStats.mean(c));
-            runningVar[c] = (float) ((1 - m) * runningVar[c] + m * var);
+            runningMean[c] = (float) blend(runningMean[c], batchStats.mean(c), m);
+            runningVar[c] = (float) blend(runningVar[c], runningVariance(c), m);
         }
     }
 
@@ -417,9 +454,15 @@ public abstract class BatchNormLayer implements Layer {
     /**
      * The layer's state under PyTorch's {@code state_dict} names, each prefixed with {@code prefix}
      * (e.g. {@code "bn1."}): weight and bias (affine), running_mean, running_var and
-     * num_batches_tracked (running statistics; an int64 scalar as in PyTorch).
+     * num_batches_tracked (running statistics; an int64 scalar as in PyTorch). Use {@code ""} for no
+     * prefix.
+     *
+     * @throws NullPointerException if prefix is null
      */
     public Map<String, Tensor> stateDict(String prefix) {
+        if (prefix == null) {
+            throw new NullPointerException("prefix must not be null (use \"\" for none)");
+        }
         Map<String, Tensor> state = new LinkedHashMap<>();
         if (weight != null) {
             state.put(prefix + "weight", Tensor.ofFloats(weight, numFeatures));
@@ -452,7 +495,7 @@ public abstract class BatchNormLayer implements Layer {
 
     private void loadStateDictEntered(Map<String, Tensor> state, String prefix) {
         if (state == null || prefix == null) {
-            throw new NullPointerException("state and prefix must not be null");
+            throw new NullPointerException("state and prefix must not be null (use \"\" for no prefix)");
         }
         Map<String, Tensor> expected = stateDict(prefix);
         for (String name : state.keySet()) {
@@ -462,9 +505,13 @@ public abstract class BatchNormLayer implements Layer {
             }
         }
         for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+            if (!state.containsKey(e.getKey())) {
+                throw new IllegalArgumentException("missing entry '" + e.getKey() + "' for " + this);
+            }
             Tensor t = state.get(e.getKey());
             if (t == null) {
-                throw new IllegalArgumentException("missing entry '" + e.getKey() + "' for " + this);
+                throw new IllegalArgumentException("entry '" + e.getKey() + "' for " + this + " is null, expected a "
+                        + e.getValue().dtype() + " tensor of shape " + Arrays.toString(e.getValue().shape()));
             }
             Tensor want = e.getValue();
             boolean scalarCount = e.getKey().endsWith("num_batches_tracked");

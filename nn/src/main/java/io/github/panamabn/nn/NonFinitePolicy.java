@@ -1,6 +1,9 @@
 package io.github.panamabn.nn;
 
-/** What a training-mode forward does with a batch whose statistics are not finite (NaN or infinite input). */
+/**
+ * What a training-mode forward does with a batch whose statistics are not finite (NaN or infinite input)
+ * or do not fit the float running statistics (a mean or variance beyond float's range).
+ */
 public enum NonFinitePolicy {
     /**
      * Throw a {@link NonFiniteBatchException} before anything is written: output, saved statistics and

@@ -181,9 +181,9 @@ public final class BenchReport {
                 + " bytes per iteration here). That share differs between forks by several hundred bytes per "
                 + "iteration, up to about 10 B/op for a kernel that runs 75 calls per iteration, and it shrinks as "
                 + "iterations lengthen; a kernel that allocated on every call would show at least 16 B/op, the "
-                + "smallest object. The exact check is the build's KernelAllocationTest, which counts the calling "
+                + "smallest object. The exact check is the build's PollutedAllocationTest, which counts the calling "
                 + "thread's and the workers' bytes over hundreds of calls.\n\n"
-                + "## Targets\n\n" + r.targets() + "\n## All results\n\n" + r.table() + "\n![speed-ups](benchmarks.png)\n";
+                + "## Targets\n\n" + r.targets() + r.pollution() + "\n## All results\n\n" + r.table() + "\n![speed-ups](benchmarks.png)\n";
         Files.writeString(out.resolve("benchmarks.md"), md);
         r.chart(out.resolve("benchmarks.png"));
         System.out.println(md);
@@ -231,6 +231,48 @@ public final class BenchReport {
                 }
             }
             return null;
+        }
+
+        /**
+         * Polluted / clean per configuration of {@code PollutedKernelBenchmark}: the kernels in a fork that
+         * first ran a service's mix against a clean fork, in one run; empty when it did not run.
+         */
+        String pollution() {
+            StringBuilder b = new StringBuilder();
+            int rows = 0;
+            int within = 0;
+            for (Result clean : results) {
+                if (!clean.owner().equals("PollutedKernelBenchmark") || !clean.param("polluted").equals("false")) {
+                    continue;
+                }
+                for (Result dirty : results) {
+                    if (dirty.owner().equals(clean.owner()) && dirty.kernel().equals(clean.kernel())
+                            && dirty.param("polluted").equals("true")
+                            && dirty.param("shape").equals(clean.param("shape"))
+                            && dirty.param("layout").equals(clean.param("layout"))
+                            && dirty.param("storage").equals(clean.param("storage"))) {
+                        double q = dirty.score() / clean.score();
+                        double rel = Math.hypot(dirty.error() / dirty.score(), clean.error() / clean.score());
+                        rows++;
+                        if (q - q * (Double.isNaN(rel) ? 0 : rel) <= 1.10) {
+                            within++;
+                        }
+                        b.append("| ").append(clean.kernel()).append(" | ").append(clean.param("shape")).append(" | ")
+                                .append(clean.param("layout")).append(" | ").append(clean.param("storage"))
+                                .append(" | ").append(ms(clean)).append(" | ").append(ms(dirty)).append(" | ")
+                                .append(ratio(dirty, clean)).append(" |\n");
+                    }
+                }
+            }
+            if (rows == 0) {
+                return "";
+            }
+            return "\n## A polluted JVM beside a clean one\n\nPanama, one thread: a fork that first ran 20 s of "
+                    + "every kernel, layout, storage (arrays, heap and native segments), activation and thread count "
+                    + "interleaved (`Pollution`), against a clean fork, in the same run. Target: polluted within 10% "
+                    + "of clean; " + within + " of " + rows + " rows are (within JMH's error).\n\n"
+                    + "| kernel | shape | layout | storage | clean ms | polluted ms | polluted / clean |\n"
+                    + "|---|---|---|---|---|---|---|\n" + b;
         }
 
         Result panama(String kernel, String shape, String layout, int threads) {

@@ -2,6 +2,7 @@ package io.github.panamabn.kernels.internal;
 
 import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
 
 /**
  * One kernel call: its arguments, the pieces its work is cut into, and the per-channel state between
@@ -54,6 +55,11 @@ public final class KernelCall implements WorkerPool.Tasks {
 
     /** This thread's scratch for the backend's loops, whichever call it works for. */
     private float[] scratch = new float[0];
+    /** The heap segments last seen per operand slot (x, y, dy, relu, dx) and their arrays, weakly. */
+    @SuppressWarnings("unchecked")
+    private final WeakReference<MemorySegment>[] seenSegments = new WeakReference[5];
+    @SuppressWarnings("unchecked")
+    private final WeakReference<Object>[] seenBases = new WeakReference[5];
     /** This thread's decoded elementwise task, whichever call it works for. */
     private final Piece piece = new Piece();
 
@@ -211,6 +217,69 @@ public final class KernelCall implements WorkerPool.Tasks {
                 && pool.canShare(dys) && pool.canShare(reluS) && pool.canShare(dxs);
     }
 
+    /**
+     * Runs a call whose segments all lie on {@code float[]} arrays (heap segments that are not read-only)
+     * on those arrays: a call's loops serve one kind of storage, and arrays are the faster kind. A call
+     * with any other segment keeps them all as segments.
+     */
+    private void useBackingArrays() {
+        float[] x = xs == null ? null : backingArray(xs, 0);
+        if (x == null || !onArray(ys, 1) || !onArray(dys, 2) || !onArray(reluS, 3) || !onArray(dxs, 4)) {
+            return;
+        }
+        xOffset += xs.address() / Float.BYTES;
+        xa = x;
+        xs = null;
+        if (ys != null) {
+            yOffset += ys.address() / Float.BYTES;
+            ya = backingArray(ys, 1);
+            ys = null;
+        }
+        if (dys != null) {
+            dyOffset += dys.address() / Float.BYTES;
+            dya = backingArray(dys, 2);
+            dys = null;
+        }
+        if (reluS != null) {
+            reluOffset += reluS.address() / Float.BYTES;
+            reluA = backingArray(reluS, 3);
+            reluS = null;
+        }
+        if (dxs != null) {
+            dxOffset += dxs.address() / Float.BYTES;
+            dxa = backingArray(dxs, 4);
+            dxs = null;
+        }
+    }
+
+    private boolean onArray(MemorySegment s, int slot) {
+        return s == null || backingArray(s, slot) != null;
+    }
+
+    /**
+     * The array a writable heap segment lies on when it is a float[] and the segment starts on an element.
+     * Only {@code heapBase()} tells, and the JIT does not always eliminate its Optional; so the answer is
+     * kept per operand slot for the segment object last seen there (weakly: no tensor is kept alive), and
+     * a call that passes the same segments again allocates nothing.
+     */
+    private float[] backingArray(MemorySegment s, int slot) {
+        // maxByteAlignment() is the element size of a heap segment's array at an aligned offset: only 4
+        // may be a float[]
+        if (s.isNative() || s.maxByteAlignment() != Float.BYTES || s.address() % Float.BYTES != 0) {
+            return null;
+        }
+        Object base;
+        WeakReference<MemorySegment> seen = seenSegments[slot];
+        if (seen != null && seen.get() == s) {
+            base = seenBases[slot].get();
+        } else {
+            base = s.heapBase().orElse(null);
+            seenSegments[slot] = new WeakReference<>(s);
+            seenBases[slot] = new WeakReference<>(base);
+        }
+        return base instanceof float[] a ? a : null;
+    }
+
     private void runTasks(int what, int tasks) {
         op = what;
         if (tasks > 1 && parallel && pool.run(this, tasks)) {
@@ -263,6 +332,7 @@ public final class KernelCall implements WorkerPool.Tasks {
             this.xs = xs;
             this.xOffset = xOffset;
             parallel = mayRunInParallel();
+            useBackingArrays();
             computeStatistics();
             System.arraycopy(mean, 0, outMean, 0, channels);
             System.arraycopy(m2, 0, outM2, 0, channels);
@@ -333,6 +403,7 @@ public final class KernelCall implements WorkerPool.Tasks {
         this.yOffset = yOffset;
         this.floor = floor;
         parallel = mayRunInParallel();
+        useBackingArrays();
     }
 
     /** Forward with given statistics: {@code y = max((x - mean) * gamma / sqrt(var + eps) + beta, floor)}. */
@@ -379,6 +450,7 @@ public final class KernelCall implements WorkerPool.Tasks {
             this.invStdIn = saveInvStd;
             this.training = training;
             parallel = mayRunInParallel();
+            useBackingArrays();
             System.arraycopy(saveMean, 0, center, 0, channels);
             boolean writesDx = dxa != null || dxs != null;
             if (!training && dgamma == null && dbeta == null) {

@@ -3,6 +3,9 @@ package io.github.panamabn.nn.safetensors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,12 +24,64 @@ import java.util.TreeMap;
  */
 public final class SafeTensors {
     private static final long MAX_HEADER = 100L << 20;
+    /** How deep the header's JSON may nest: tensors need 3 levels; more is refused, not recursed into. */
+    private static final int MAX_DEPTH = 64;
+    private static final String METADATA = "__metadata__";
 
     private SafeTensors() {
     }
 
-    /** One tensor: dtype ("F32" or "I64"), shape, and its little-endian bytes. */
+    /**
+     * One tensor: dtype ("F32" or "I64"), shape, and its little-endian bytes. A tensor is always
+     * consistent: its data holds exactly the bytes its dtype and shape need. The arrays are copied in
+     * and out, so a tensor never changes.
+     *
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException for an unsupported dtype, a negative dimension, a shape whose
+     *     byte count exceeds what an array holds, or data of another length
+     */
     public record Tensor(String dtype, long[] shape, byte[] data) {
+        public Tensor {
+            if (dtype == null || shape == null || data == null) {
+                throw new NullPointerException("dtype, shape and data must not be null");
+            }
+            shape = shape.clone();
+            long bytes = byteCount(dtype, shape, "tensor");
+            if (data.length != bytes) {
+                throw new IllegalArgumentException("tensor of dtype " + dtype + " and shape " + Arrays.toString(shape)
+                        + " needs " + bytes + " data bytes, got " + data.length);
+            }
+            data = data.clone();
+        }
+
+        /** The shape (a copy). */
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        /** The little-endian bytes (a copy). */
+        @Override
+        public byte[] data() {
+            return data.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Tensor t && dtype.equals(t.dtype) && Arrays.equals(shape, t.shape)
+                    && Arrays.equals(data, t.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return (dtype.hashCode() * 31 + Arrays.hashCode(shape)) * 31 + Arrays.hashCode(data);
+        }
+
+        @Override
+        public String toString() {
+            return "Tensor[" + dtype + " " + Arrays.toString(shape) + "]";
+        }
+
         /** A float32 tensor. */
         public static Tensor ofFloats(float[] values, long... shape) {
             ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
@@ -69,11 +124,7 @@ public final class SafeTensors {
 
         /** Number of elements: the product of the shape (1 for a scalar). */
         public long elementCount() {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
-            return n;
+            return data.length / elementSize(dtype);
         }
     }
 
@@ -85,18 +136,72 @@ public final class SafeTensors {
         };
     }
 
-    /** The file's bytes for these tensors, in name order (as the reference implementation sorts them). */
+    /**
+     * The bytes a tensor of this dtype and shape holds.
+     *
+     * @throws IllegalArgumentException naming {@code what} for an unsupported dtype, a negative dimension,
+     *     or more bytes than one array holds (which also rules out products that wrap around)
+     */
+    private static long byteCount(String dtype, long[] shape, String what) {
+        int size;
+        try {
+            size = elementSize(dtype);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(what + ": " + e.getMessage());
+        }
+        long limit = Integer.MAX_VALUE - 8;
+        long bytes = size;
+        boolean empty = false;
+        boolean tooLarge = false;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException(what + ": negative dimension in shape " + Arrays.toString(shape));
+            }
+            // bounded before each product, so none wraps around
+            if (d == 0) {
+                empty = true;
+            } else if (tooLarge || bytes > limit / d) {
+                tooLarge = true;
+            } else {
+                bytes *= d;
+            }
+        }
+        if (empty) {
+            return 0;
+        }
+        if (tooLarge) {
+            throw new IllegalArgumentException(what + ": dtype " + dtype + " and shape " + Arrays.toString(shape)
+                    + " need more bytes than one array holds (at most " + limit + ")");
+        }
+        return bytes;
+    }
+
+    /**
+     * The file's bytes for these tensors, in name order (as the reference implementation sorts them).
+     *
+     * @throws IllegalArgumentException for a null name or tensor, the reserved name {@code __metadata__},
+     *     or more data than one file image holds
+     */
     public static byte[] write(Map<String, Tensor> tensors) {
+        if (tensors == null) {
+            throw new NullPointerException("tensors must not be null");
+        }
         StringBuilder header = new StringBuilder("{");
         long offset = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            if (e.getKey() == null || e.getValue() == null) {
+                throw new IllegalArgumentException("tensor names and tensors must not be null, got " + e.getKey()
+                        + " -> " + e.getValue());
+            }
+            if (e.getKey().equals(METADATA)) {
+                throw new IllegalArgumentException("'" + METADATA + "' is reserved for the file's metadata, not a "
+                        + "tensor name");
+            }
+        }
         Map<String, Tensor> sorted = new TreeMap<>(tensors);
         List<byte[]> data = new ArrayList<>();
         for (Map.Entry<String, Tensor> e : sorted.entrySet()) {
             Tensor t = e.getValue();
-            if (t.data.length != t.elementCount() * elementSize(t.dtype)) {
-                throw new IllegalArgumentException("tensor " + e.getKey() + " has " + t.data.length
-                        + " bytes, its shape needs " + t.elementCount() * elementSize(t.dtype));
-            }
             if (header.length() > 1) {
                 header.append(',');
             }
@@ -107,9 +212,22 @@ public final class SafeTensors {
             data.add(t.data);
         }
         header.append('}');
-        byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] h;
+        try {
+            ByteBuffer encoded = StandardCharsets.UTF_8.newEncoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).encode(CharBuffer.wrap(header));
+            h = new byte[encoded.remaining()];
+            encoded.get(h);
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("a tensor name is not valid Unicode (an unpaired surrogate): "
+                    + e.getMessage());
+        }
         int padded = (h.length + 7) / 8 * 8;
-        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
+        if (8L + padded + offset > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("the tensors need " + (8L + padded + offset) + " bytes, more than one "
+                    + "file image holds (at most " + (Integer.MAX_VALUE - 8) + ")");
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) (8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
         out.putLong(padded).put(h);
         for (int i = h.length; i < padded; i++) {
             out.put((byte) ' ');
@@ -125,9 +243,19 @@ public final class SafeTensors {
         Files.write(file, write(tensors));
     }
 
-    /** Reads a file. */
+    /**
+     * Reads a file.
+     *
+     * @throws IOException if it cannot be read or is not a valid safetensors file of supported dtypes (the
+     *     message names the entry and what was expected)
+     */
     public static Map<String, Tensor> read(Path file) throws IOException {
-        return read(Files.readAllBytes(file));
+        byte[] bytes = Files.readAllBytes(file);
+        try {
+            return read(bytes);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -144,7 +272,14 @@ public final class SafeTensors {
             throw new IllegalArgumentException("invalid safetensors header length " + headerLength + " for a file of "
                     + bytes.length + " bytes");
         }
-        String json = new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8);
+        String json;
+        try {
+            json = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes, 8, (int) headerLength)).toString();
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("safetensors header is not valid UTF-8 (" + e.getMessage() + ")");
+        }
         Object parsed = new Json(json).parseDocument();
         if (!(parsed instanceof Map<?, ?> header)) {
             throw new IllegalArgumentException("safetensors header must be a JSON object");
@@ -155,7 +290,10 @@ public final class SafeTensors {
         List<long[]> ranges = new ArrayList<>();
         for (Map.Entry<?, ?> e : header.entrySet()) {
             String name = (String) e.getKey();
-            if (name.equals("__metadata__")) {
+            if (name.equals(METADATA)) {
+                if (!(e.getValue() instanceof Map<?, ?> meta) || !meta.values().stream().allMatch(v -> v instanceof String)) {
+                    throw new IllegalArgumentException(METADATA + " must be an object of strings, got " + e.getValue());
+                }
                 continue;
             }
             if (!(e.getValue() instanceof Map<?, ?> info)) {
@@ -165,28 +303,16 @@ public final class SafeTensors {
             if (dtype == null) {
                 throw new IllegalArgumentException("tensor " + name + ": missing dtype");
             }
-            int size;
-            try {
-                size = elementSize(dtype);
-            } catch (IllegalArgumentException ex) {
-                throw new IllegalArgumentException("tensor " + name + ": " + ex.getMessage());
-            }
             long[] shape = longs(info.get("shape"), "tensor " + name + ": shape");
             long[] offsets = longs(info.get("data_offsets"), "tensor " + name + ": data_offsets");
             if (offsets.length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength) {
                 throw new IllegalArgumentException("tensor " + name + ": data_offsets " + Arrays.toString(offsets)
                         + " outside the " + dataLength + " data bytes");
             }
-            long count = 1;
-            for (long d : shape) {
-                if (d < 0) {
-                    throw new IllegalArgumentException("tensor " + name + ": negative dimension in " + Arrays.toString(shape));
-                }
-                count = Math.multiplyExact(count, d);
-            }
-            if (offsets[1] - offsets[0] != count * size) {
+            long bytesNeeded = byteCount(dtype, shape, "tensor " + name);
+            if (offsets[1] - offsets[0] != bytesNeeded) {
                 throw new IllegalArgumentException("tensor " + name + ": " + (offsets[1] - offsets[0])
-                        + " bytes, but dtype " + dtype + " and shape " + Arrays.toString(shape) + " need " + count * size);
+                        + " bytes, but dtype " + dtype + " and shape " + Arrays.toString(shape) + " need " + bytesNeeded);
             }
             ranges.add(offsets);
             out.put(name, new Tensor(dtype, shape,
@@ -221,14 +347,27 @@ public final class SafeTensors {
         return out;
     }
 
+    /** {@code s} as the inside of a JSON string: quotes, backslashes and control characters escaped. */
     private static String escape(String s) {
-        return s.replace("\\", "\\\\").replace("\"", "\\\"");
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\') {
+                b.append('\\').append(c);
+            } else if (c < 0x20) {
+                b.append(String.format("\\u%04x", (int) c));
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
     }
 
     /** A small JSON reader for the header: objects, arrays, strings, integers, and literals. */
     private static final class Json {
         private final String s;
         private int i;
+        private int depth;
 
         Json(String s) {
             this.s = s;
@@ -259,13 +398,16 @@ public final class SafeTensors {
                 throw error("unexpected end");
             }
             char c = s.charAt(i);
-            if (c == '{') {
-                return object();
-            } else if (c == '[') {
-                return array();
+            if (c == '{' || c == '[') {
+                if (++depth > MAX_DEPTH) {
+                    throw error("nested deeper than " + MAX_DEPTH + " levels");
+                }
+                Object v = c == '{' ? object() : array();
+                depth--;
+                return v;
             } else if (c == '"') {
                 return string();
-            } else if (c == '-' || Character.isDigit(c)) {
+            } else if (c == '-' || isDigit(c)) {
                 return number();
             } else if (s.startsWith("true", i)) {
                 i += 4;
@@ -296,9 +438,10 @@ public final class SafeTensors {
                 String key = string();
                 skipSpace();
                 expect(':');
-                if (m.put(key, value()) != null) {
+                if (m.containsKey(key)) {
                     throw error("duplicate key " + key);
                 }
+                m.put(key, value());
                 skipSpace();
                 if (i < s.length() && s.charAt(i) == ',') {
                     i++;
@@ -357,8 +500,8 @@ public final class SafeTensors {
                         case 'b' -> b.append('\b');
                         case 'f' -> b.append('\f');
                         case 'u' -> {
-                            if (i + 4 > s.length()) {
-                                throw error("short \\u escape");
+                            if (i + 4 > s.length() || !s.substring(i, i + 4).matches("[0-9a-fA-F]{4}")) {
+                                throw error("\\u must be followed by four hex digits");
                             }
                             b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
                             i += 4;
@@ -372,16 +515,21 @@ public final class SafeTensors {
             throw error("unterminated string");
         }
 
+        /** ASCII digits only: JSON has no others (Character.isDigit would take any script's). */
+        private static boolean isDigit(char c) {
+            return c >= '0' && c <= '9';
+        }
+
         private Object number() {
             int start = i;
             if (s.charAt(i) == '-') {
                 i++;
             }
-            while (i < s.length() && Character.isDigit(s.charAt(i))) {
+            while (i < s.length() && isDigit(s.charAt(i))) {
                 i++;
             }
             boolean integral = true;
-            while (i < s.length() && ".eE+-".indexOf(s.charAt(i)) >= 0 || i < s.length() && Character.isDigit(s.charAt(i))) {
+            while (i < s.length() && (".eE+-".indexOf(s.charAt(i)) >= 0 || isDigit(s.charAt(i)))) {
                 integral = false;
                 i++;
             }

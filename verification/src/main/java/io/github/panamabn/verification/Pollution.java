@@ -1,0 +1,248 @@
+package io.github.panamabn.verification;
+
+import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.BatchNorm;
+import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.Implementation;
+import io.github.panamabn.kernels.Layout;
+import io.github.panamabn.kernels.TensorShape;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A long-running service's mix of kernel calls: every kernel, layout, storage, activation and thread
+ * count over a few shapes, to run interleaved before measuring, so that C2 compiles the kernels with
+ * the type and branch profiles such a JVM has, not a fresh fork's. {@code PollutedAllocationTest}
+ * proves zero allocation after it; {@code PollutedKernelBenchmark} (bench) measures speed after it.
+ */
+public final class Pollution implements AutoCloseable {
+    /** What a call runs. */
+    public enum Kernel { STATISTICS, FORWARD_TRAINING, FORWARD_INFERENCE, BACKWARD_TRAINING, BACKWARD_FIXED_STATISTICS }
+
+    /** Heap segments over float[] run as arrays; over byte[] and off-heap they run as segments. */
+    public enum Storage { ARRAY, FLOAT_HEAP_SEGMENT, BYTE_HEAP_SEGMENT, NATIVE_SEGMENT }
+
+    private final Arena arena = Arena.ofShared();
+    private final List<Call> calls = new ArrayList<>();
+
+    /**
+     * Every kernel, storage and activation over {@code shapes}, on each of {@code kernels} (a scalar one
+     * only on shapes under a million elements, where it is not too slow to call often).
+     */
+    public Pollution(List<TensorShape> shapes, List<BatchNorm> kernels) {
+        Random random = new Random(11);
+        for (TensorShape shape : shapes) {
+            for (Storage storage : Storage.values()) {
+                Tensors t = new Tensors(shape, storage, random, arena);
+                for (BatchNorm bn : kernels) {
+                    if (bn.implementation() == Implementation.SCALAR && shape.elementCount() >= 1_000_000) {
+                        continue;
+                    }
+                    calls.add(new Call(Kernel.STATISTICS, t, Activation.IDENTITY, bn));
+                    for (Kernel k : Kernel.values()) {
+                        for (Activation a : Activation.values()) {
+                            if (k != Kernel.STATISTICS) {
+                                calls.add(new Call(k, t, a, bn));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** The shapes of the issue that found the boxing: tails, narrow rows, BatchNorm1d, a large tensor. */
+    public static List<TensorShape> serviceShapes() {
+        return List.of(
+                TensorShape.nchw(7, 61, 13, 13), TensorShape.of(Layout.CHANNELS_LAST, 7, 61, 13, 13),
+                TensorShape.nchw(3, 5, 7, 11), TensorShape.of(Layout.CHANNELS_LAST, 3, 5, 7, 11),
+                TensorShape.nc(256, 1024),
+                TensorShape.nchw(8, 64, 56, 56), TensorShape.of(Layout.CHANNELS_LAST, 8, 64, 56, 56));
+    }
+
+    /** Panama on one and two threads, and the scalar twin. */
+    public static List<BatchNorm> serviceKernels() {
+        BatchNorm one = BatchNorm.of(Implementation.PANAMA);
+        return List.of(one, one.withThreads(2), BatchNorm.of(Implementation.SCALAR));
+    }
+
+    /** Every call of the mix. */
+    public List<Call> calls() {
+        return calls;
+    }
+
+    /**
+     * Runs the mix in a random interleaving for {@code time}; for its first half only the tensors under a
+     * million elements, since a loop the JIT has not compiled yet runs its vectors in the interpreter
+     * (boxing each, slower by orders of magnitude), and the large tensors would spend the phase there.
+     * The loops are the same for every size. Then each call once more.
+     *
+     * @return the calls made
+     */
+    public long run(Duration time, long seed) {
+        Random random = new Random(seed);
+        List<Call> small = calls.stream().filter(c -> c.t.shape.elementCount() < 1_000_000).toList();
+        long nanos = time.toNanos();
+        long start = System.nanoTime();
+        long made = 0;
+        while (System.nanoTime() - start < nanos) {
+            List<Call> from = System.nanoTime() - start < nanos / 2 && !small.isEmpty() ? small : calls;
+            from.get(random.nextInt(from.size())).run();
+            made++;
+        }
+        for (Call c : calls) {
+            c.run();
+        }
+        return made + calls.size();
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    /** One shape's tensors in one storage, and its per-channel arrays. */
+    private static final class Tensors {
+        final TensorShape shape;
+        final Storage storage;
+        float[] x;
+        float[] y;
+        float[] dy;
+        float[] dx;
+        MemorySegment xs;
+        MemorySegment ys;
+        MemorySegment dys;
+        MemorySegment dxs;
+        final float[] gamma;
+        final float[] beta;
+        final float[] mean;
+        final float[] var;
+        final float[] invStd;
+        final float[] dgamma;
+        final float[] dbeta;
+        final ChannelStatistics stats;
+
+        Tensors(TensorShape shape, Storage storage, Random random, Arena arena) {
+            this.shape = shape;
+            this.storage = storage;
+            int n = Math.toIntExact(shape.elementCount());
+            int c = shape.channels();
+            float[][] data = new float[4][n];
+            for (float[] d : data) {
+                for (int i = 0; i < n; i++) {
+                    d[i] = (float) random.nextGaussian();
+                }
+            }
+            if (storage == Storage.ARRAY) {
+                x = data[0];
+                y = data[1];
+                dy = data[2];
+                dx = data[3];
+            } else {
+                xs = segment(data[0], storage, arena);
+                ys = segment(data[1], storage, arena);
+                dys = segment(data[2], storage, arena);
+                dxs = segment(data[3], storage, arena);
+            }
+            gamma = filled(c, 1.5f);
+            beta = filled(c, 0.25f);
+            mean = filled(c, 0.1f);
+            var = filled(c, 0.9f);
+            invStd = filled(c, 1.05f);
+            dgamma = new float[c];
+            dbeta = new float[c];
+            stats = new ChannelStatistics(c);
+        }
+
+        private static MemorySegment segment(float[] data, Storage storage, Arena arena) {
+            MemorySegment s = switch (storage) {
+                case FLOAT_HEAP_SEGMENT -> MemorySegment.ofArray(new float[data.length]);
+                case BYTE_HEAP_SEGMENT -> MemorySegment.ofArray(new byte[data.length * Float.BYTES]);
+                case NATIVE_SEGMENT -> arena.allocate((long) data.length * Float.BYTES, 64);
+                case ARRAY -> throw new AssertionError();
+            };
+            MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, data.length);
+            return s;
+        }
+
+        private static float[] filled(int n, float v) {
+            float[] a = new float[n];
+            Arrays.fill(a, v);
+            return a;
+        }
+    }
+
+    /** One configuration of the mix: a kernel on one shape's tensors, with an activation and kernels. */
+    public static final class Call {
+        private final Kernel kernel;
+        private final Tensors t;
+        private final Activation activation;
+        private final BatchNorm bn;
+
+        private Call(Kernel kernel, Tensors t, Activation activation, BatchNorm bn) {
+            this.kernel = kernel;
+            this.t = t;
+            this.activation = activation;
+            this.bn = bn;
+        }
+
+        /** The tensor's element count. */
+        public long elementCount() {
+            return t.shape.elementCount();
+        }
+
+        /** Makes the call. */
+        public void run() {
+            TensorShape s = t.shape;
+            boolean arrays = t.storage == Storage.ARRAY;
+            switch (kernel) {
+                case STATISTICS -> {
+                    if (arrays) {
+                        bn.statistics(s, t.x, 0, t.stats);
+                    } else {
+                        bn.statistics(s, t.xs, t.stats);
+                    }
+                }
+                case FORWARD_TRAINING -> {
+                    if (arrays) {
+                        bn.forwardTraining(s, t.x, 0, t.y, 0, t.gamma, t.beta, 1e-5f, activation, t.stats, t.mean,
+                                t.invStd);
+                    } else {
+                        bn.forwardTraining(s, t.xs, t.ys, t.gamma, t.beta, 1e-5f, activation, t.stats, t.mean,
+                                t.invStd);
+                    }
+                }
+                case FORWARD_INFERENCE -> {
+                    if (arrays) {
+                        bn.forwardInference(s, t.x, 0, t.y, 0, t.mean, t.var, t.gamma, t.beta, 1e-5f, activation);
+                    } else {
+                        bn.forwardInference(s, t.xs, t.ys, t.mean, t.var, t.gamma, t.beta, 1e-5f, activation);
+                    }
+                }
+                case BACKWARD_TRAINING, BACKWARD_FIXED_STATISTICS -> {
+                    boolean training = kernel == Kernel.BACKWARD_TRAINING;
+                    if (arrays) {
+                        bn.backward(s, t.x, 0, t.dy, 0, t.y, 0, t.dx, 0, t.gamma, t.mean, t.invStd, training,
+                                activation, t.dgamma, t.dbeta);
+                    } else {
+                        bn.backward(s, t.xs, t.dys, t.ys, t.dxs, t.gamma, t.mean, t.invStd, training, activation,
+                                t.dgamma, t.dbeta);
+                    }
+                }
+                default -> throw new AssertionError(kernel);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return kernel + " " + bn.implementation() + " " + t.shape + " " + t.storage + " " + activation
+                    + " threads " + bn.threads();
+        }
+    }
+}

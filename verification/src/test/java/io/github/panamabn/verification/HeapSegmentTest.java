@@ -1,0 +1,100 @@
+package io.github.panamabn.verification;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.BatchNorm;
+import io.github.panamabn.kernels.Layout;
+import io.github.panamabn.kernels.TensorShape;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Heap segments over float[] run as the arrays they are; every other kind of segment runs as a segment.
+ * Each kind, at element and byte offsets, read-only or not, mixed with native memory, gives the bits of
+ * the same call on arrays.
+ */
+class HeapSegmentTest {
+    private static final TensorShape[] SHAPES = {TensorShape.nchw(3, 7, 5, 9), TensorShape.of(Layout.CHANNELS_LAST, 3, 37, 5, 3)};
+
+    /** A segment of {@code data}'s floats, at some offset into its storage. */
+    private static List<Function<float[], MemorySegment>> kinds(Arena arena) {
+        return List.of(
+                d -> MemorySegment.ofArray(d.clone()),
+                d -> copy(MemorySegment.ofArray(new float[d.length + 3]).asSlice(12), d),
+                d -> copy(MemorySegment.ofArray(new byte[d.length * 4 + 1]).asSlice(1), d),
+                d -> copy(MemorySegment.ofArray(new int[d.length]), d),
+                d -> copy(MemorySegment.ofArray(new long[d.length / 2 + 1]), d),
+                d -> copy(MemorySegment.ofArray(new float[d.length + 1]).asSlice(2, d.length * 4L), d),
+                d -> copy(arena.allocate(d.length * 4L + 1).asSlice(1), d));
+    }
+
+    private static MemorySegment copy(MemorySegment s, float[] d) {
+        MemorySegment.copy(d, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, d.length);
+        return s;
+    }
+
+    private static float[] floats(MemorySegment s, int n) {
+        float[] out = new float[n];
+        MemorySegment.copy(s, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, out, 0, n);
+        return out;
+    }
+
+    @Test
+    void everyKindOfSegmentGivesTheBitsOfArrays() {
+        Random random = new Random(3);
+        BatchNorm bn = BatchNorm.get();
+        try (Arena arena = Arena.ofConfined()) {
+            for (TensorShape shape : SHAPES) {
+                int n = Math.toIntExact(shape.elementCount());
+                int c = shape.channels();
+                float[] x = new float[n];
+                float[] dy = new float[n];
+                for (int i = 0; i < n; i++) {
+                    x[i] = (float) (random.nextGaussian() * 3 + 1);
+                    dy[i] = (float) random.nextGaussian();
+                }
+                float[] y = new float[n];
+                float[] mean = new float[c];
+                float[] invStd = new float[c];
+                bn.forwardTraining(shape, x, 0, y, 0, null, null, 1e-5f, Activation.RELU, null, mean, invStd);
+                float[] dx = new float[n];
+                bn.backward(shape, x, 0, dy, 0, y, 0, dx, 0, null, mean, invStd, true, Activation.RELU, null, null);
+                for (Function<float[], MemorySegment> in : kinds(arena)) {
+                    for (Function<float[], MemorySegment> out : kinds(arena)) {
+                        MemorySegment xs = in.apply(x);
+                        MemorySegment ys = out.apply(new float[n]);
+                        bn.forwardTraining(shape, xs.asReadOnly(), ys, null, null, 1e-5f, Activation.RELU, null, null,
+                                null);
+                        assertArrayEquals(y, floats(ys, n), "forward " + xs + " -> " + ys);
+                        MemorySegment dxs = out.apply(new float[n]);
+                        bn.backward(shape, xs, in.apply(dy), ys, dxs, null, mean, invStd, true, Activation.RELU, null,
+                                null);
+                        assertArrayEquals(dx, floats(dxs, n), "backward " + xs + " -> " + dxs);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aPartialOverlapWithinOneHeapArrayIsFoundReadOnlyOrNot() {
+        TensorShape shape = TensorShape.nc(4, 2);
+        MemorySegment all = MemorySegment.ofArray(new float[16]);
+        assertThrows(IllegalArgumentException.class, () -> BatchNorm.get().forwardInference(shape,
+                all.asSlice(0, 32).asReadOnly(), all.asSlice(4, 32), new float[2], new float[] {1, 1}, null, null,
+                1e-5f, Activation.IDENTITY));
+        // disjoint halves and separate arrays at the same offsets are fine
+        BatchNorm.get().forwardInference(shape, all.asSlice(0, 32), all.asSlice(32, 32), new float[2],
+                new float[] {1, 1}, null, null, 1e-5f, Activation.IDENTITY);
+        BatchNorm.get().forwardInference(shape, MemorySegment.ofArray(new float[9]).asSlice(4),
+                MemorySegment.ofArray(new float[10]).asSlice(8), new float[2], new float[] {1, 1}, null, null, 1e-5f,
+                Activation.IDENTITY);
+    }
+}

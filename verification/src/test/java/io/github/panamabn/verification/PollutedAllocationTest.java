@@ -1,0 +1,127 @@
+package io.github.panamabn.verification;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+
+/**
+ * No kernel allocates per call in a JVM that has already run everything, as a service's has: in the
+ * suite's own JVM (this class runs last), after {@link Pollution}'s mix has run interleaved at random,
+ * every configuration of the mix is measured by the JVM's exact per-thread allocation counters of the
+ * caller and the kernels' workers, and must show 0 bytes. What C2 compiles depends on every call the
+ * process made: before the loops were split by storage and activation (see {@code ArrayLoops}), this
+ * phase made backward box every vector. {@code -Dpanamabn.pollutionSeconds} sets the phase's length
+ * (default 20).
+ */
+@Order(Integer.MAX_VALUE)
+class PollutedAllocationTest {
+    private static final Duration POLLUTION = Duration.ofSeconds(Long.getLong("panamabn.pollutionSeconds", 20));
+    /**
+     * Rounds of calls until one allocates nothing, for at least {@link #ROUNDS} rounds and at most
+     * {@link #SETTLE} per configuration: a round that allocates may be the JIT still compiling the
+     * configuration (on two cores C2's queue is long after the phase); compiled code that allocates
+     * fails every round.
+     */
+    private static final int ROUNDS = 3;
+    private static final Duration SETTLE = Duration.ofSeconds(10);
+
+    @Test
+    void everyKernelAllocatesNothingPerCallAfterThePollutionPhase() {
+        try (Pollution mix = new Pollution(Pollution.serviceShapes(), Pollution.serviceKernels())) {
+            long made = mix.run(POLLUTION, 12);
+            com.sun.management.ThreadMXBean mx =
+                    (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+            long[] threads = kernelThreads();
+            long overhead = Long.MAX_VALUE;
+            for (int i = 0; i < 10; i++) {
+                long before = allocated(mx, threads);
+                overhead = Math.min(overhead, allocated(mx, threads) - before);
+            }
+            List<Pollution.Call> calls = new ArrayList<>(mix.calls());
+            Collections.shuffle(calls, new Random(13));
+            List<String> failures = new ArrayList<>();
+            int repeated = 0;
+            for (Pollution.Call c : calls) {
+                int n = c.elementCount() > 1_000_000 ? 20 : 200;
+                long fewest = Long.MAX_VALUE;
+                int round = 0;
+                long settle = System.nanoTime();
+                while (fewest > 0 && (round < ROUNDS || System.nanoTime() - settle < SETTLE.toNanos())) {
+                    long before = allocated(mx, threads);
+                    for (int i = 0; i < n; i++) {
+                        c.run();
+                    }
+                    fewest = Math.min(fewest, allocated(mx, threads) - before - overhead);
+                    round++;
+                }
+                if (fewest > 0) {
+                    String failure = c + ": " + fewest / n + " B per call over " + n + " calls, in the best of "
+                            + round + " rounds";
+                    System.out.println("allocates: " + failure + "\n" + whereItAllocates(c));
+                    failures.add(failure);
+                } else if (round > 1) {
+                    repeated++;
+                }
+            }
+            System.out.println("Polluted allocation: " + calls.size() + " configurations after " + made
+                    + " mixed calls in " + POLLUTION.toSeconds() + " s; " + failures.size() + " allocate; " + repeated
+                    + " needed more than one round");
+            assertTrue(failures.isEmpty(), failures.size() + " of " + calls.size() + " configurations allocate:\n"
+                    + String.join("\n", failures));
+        }
+    }
+
+    /** The most frequent allocation sites of more calls, by JFR's allocation samples, for the report. */
+    private static String whereItAllocates(Pollution.Call c) {
+        try (jdk.jfr.Recording r = new jdk.jfr.Recording()) {
+            r.enable("jdk.ObjectAllocationSample").withStackTrace().with("throttle", "10000/s");
+            r.start();
+            for (int i = 0; i < 2000; i++) {
+                c.run();
+            }
+            r.stop();
+            java.nio.file.Path file = java.nio.file.Files.createTempFile("allocation", ".jfr");
+            r.dump(file);
+            java.util.Map<String, Integer> sites = new java.util.TreeMap<>();
+            for (jdk.jfr.consumer.RecordedEvent e : jdk.jfr.consumer.RecordingFile.readAllEvents(file)) {
+                StringBuilder b = new StringBuilder(e.getClass("objectClass").getName());
+                if (e.getStackTrace() != null) {
+                    e.getStackTrace().getFrames().stream().limit(8).forEach(f -> b.append("\n      at ")
+                            .append(f.getMethod().getType().getName()).append('.').append(f.getMethod().getName())
+                            .append(':').append(f.getLineNumber()));
+                }
+                sites.merge(b.toString(), 1, Integer::sum);
+            }
+            java.nio.file.Files.delete(file);
+            StringBuilder out = new StringBuilder();
+            sites.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).limit(3)
+                    .forEach(e -> out.append("    ").append(e.getValue()).append(" samples: ").append(e.getKey())
+                            .append('\n'));
+            return out.toString();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "    (no allocation profile: " + e + ")";
+        }
+    }
+
+    /** This thread and the kernels' workers. */
+    private static long[] kernelThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t == Thread.currentThread() || t.getName().startsWith("panama-bn-"))
+                .mapToLong(Thread::threadId).toArray();
+    }
+
+    private static long allocated(com.sun.management.ThreadMXBean mx, long[] threads) {
+        long total = 0;
+        for (long id : threads) {
+            total += mx.getThreadAllocatedBytes(id);
+        }
+        return total;
+    }
+}
