@@ -37,7 +37,7 @@ import java.lang.foreign.MemorySegment;
  * channel has variance exactly 0 and comes out as exactly beta.
  */
 public final class BatchNorm {
-    private static final BatchNorm DEFAULT = new BatchNorm(KernelProvider.defaultBackend(), null);
+    private static final BatchNorm SCALAR_ONE = new BatchNorm(KernelProvider.backend(Implementation.SCALAR), null);
 
     private final KernelBackend backend;
     /** The threads beside the caller's, or null: the calling thread alone. */
@@ -48,9 +48,25 @@ public final class BatchNorm {
         this.pool = pool;
     }
 
-    /** The implementation selected for this JVM. */
+    /**
+     * The implementation selected for this JVM.
+     *
+     * @throws IllegalArgumentException if the system property {@code panamabn.kernels} is set to neither
+     *     {@code scalar} nor {@code panama} (on every call, so the error names the value each time)
+     * @throws UnsupportedOperationException if it forces {@code panama} where Panama cannot run
+     */
     public static BatchNorm get() {
-        return DEFAULT;
+        return instance(KernelProvider.defaultBackend());
+    }
+
+    /** The one single-threaded instance of a backend. */
+    private static BatchNorm instance(KernelBackend backend) {
+        return backend == SCALAR_ONE.backend ? SCALAR_ONE : PanamaOne.INSTANCE;
+    }
+
+    /** Initialized only once Panama is known to run. */
+    private static final class PanamaOne {
+        static final BatchNorm INSTANCE = new BatchNorm(KernelProvider.backend(Implementation.PANAMA), null);
     }
 
     /**
@@ -60,8 +76,7 @@ public final class BatchNorm {
      */
     public static BatchNorm of(Implementation implementation) {
         Checks.notNull(implementation, "implementation");
-        KernelBackend b = KernelProvider.backend(implementation);
-        return b == DEFAULT.backend ? DEFAULT : new BatchNorm(b, null);
+        return instance(KernelProvider.backend(implementation));
     }
 
     /**

@@ -44,14 +44,45 @@ class ImplementationSelectionTest {
         assertTrue(out.contains("panamaAvailable=true"), out);
     }
 
-    /** Runs {@link Child} in a fresh JVM with this JVM's class path and the given options. */
+    @Test
+    void aBadPropertyValueIsAnIllegalArgumentOfEveryCallNamingTheValue() throws Exception {
+        String out = runChild(List.of("--add-modules=jdk.incubator.vector", "-Dpanamabn.kernels=fast"),
+                BadValueChild.class);
+        // twice the same clear error, never a NoClassDefFoundError; explicit implementations still work
+        String error = "IllegalArgumentException: system property panamabn.kernels must be 'scalar' or 'panama'";
+        assertEquals(2, out.split(java.util.regex.Pattern.quote(error), -1).length - 1, out);
+        assertTrue(out.contains("got 'fast'") && !out.contains("NoClassDefFoundError"), out);
+        assertTrue(out.contains("of(SCALAR)=SCALAR of(PANAMA)=PANAMA"), out);
+    }
+
+    /** Asks for the default twice, then for explicit implementations. */
+    public static final class BadValueChild {
+        public static void main(String[] args) {
+            for (int i = 0; i < 2; i++) {
+                try {
+                    BatchNorm.get();
+                    System.out.println("no error");
+                } catch (RuntimeException | Error e) {
+                    System.out.println(e.getClass().getSimpleName() + ": " + e.getMessage());
+                }
+            }
+            System.out.println("of(SCALAR)=" + BatchNorm.of(Implementation.SCALAR).implementation()
+                    + " of(PANAMA)=" + BatchNorm.of(Implementation.PANAMA).implementation());
+        }
+    }
+
     private static String runChild(List<String> options) throws IOException, InterruptedException {
+        return runChild(options, Child.class);
+    }
+
+    /** Runs {@code main} in a fresh JVM with this JVM's class path and the given options. */
+    private static String runChild(List<String> options, Class<?> main) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElseThrow());
         command.addAll(options);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add(Child.class.getName());
+        command.add(main.getName());
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), out);

@@ -10,7 +10,9 @@ import java.util.Optional;
  * and its preferred vector is at least 128 bits wide, scalar otherwise, with one log line saying why.
  *
  * <p>The system property {@value #PROPERTY} ({@code scalar} or {@code panama}) forces a choice;
- * forcing {@code panama} where it cannot run is an error rather than a silent fallback.
+ * forcing {@code panama} where it cannot run is an error rather than a silent fallback. A bad value is
+ * an error of every call that asks for the default, never of class initialization (which would leave
+ * the classes unusable, with a {@code NoClassDefFoundError} on every later call).
  */
 public final class KernelProvider {
     /** System property that forces the default implementation. */
@@ -19,14 +21,42 @@ public final class KernelProvider {
 
     private static final String PANAMA_UNAVAILABLE_REASON = findPanamaUnavailableReason();
     private static final KernelBackend SCALAR = new ScalarBackend();
-    private static final KernelBackend DEFAULT = selectDefault();
+    /** Why there is no default, or null: a bad property value or a forced Panama that cannot run. */
+    private static final String DEFAULT_ERROR = findDefaultError();
+    private static final KernelBackend DEFAULT = DEFAULT_ERROR == null ? selectDefault() : null;
 
     private KernelProvider() {
     }
 
-    /** The backend selected for this JVM. */
+    /**
+     * The backend selected for this JVM.
+     *
+     * @throws IllegalArgumentException if {@value #PROPERTY} is neither {@code scalar} nor {@code panama}
+     * @throws UnsupportedOperationException if it forces {@code panama} where Panama cannot run
+     */
     public static KernelBackend defaultBackend() {
+        if (DEFAULT == null) {
+            if (PANAMA_UNAVAILABLE_REASON != null && forcedValue().equals("panama")) {
+                throw new UnsupportedOperationException(DEFAULT_ERROR);
+            }
+            throw new IllegalArgumentException(DEFAULT_ERROR);
+        }
         return DEFAULT;
+    }
+
+    private static String forcedValue() {
+        return System.getProperty(PROPERTY, "").trim().toLowerCase(Locale.ROOT);
+    }
+
+    private static String findDefaultError() {
+        String forced = forcedValue();
+        return switch (forced) {
+            case "", "scalar" -> null;
+            case "panama" -> PANAMA_UNAVAILABLE_REASON == null ? null : "system property " + PROPERTY
+                    + "=panama forces the PANAMA implementation, which is not available: " + PANAMA_UNAVAILABLE_REASON;
+            default -> "system property " + PROPERTY + " must be 'scalar' or 'panama' (or unset: Panama where it "
+                    + "runs, else scalar), got '" + System.getProperty(PROPERTY) + "'";
+        };
     }
 
     /** The backend of an implementation. */
@@ -66,20 +96,16 @@ public final class KernelProvider {
         return null;
     }
 
+    /** The default once {@link #findDefaultError} found none. */
     private static KernelBackend selectDefault() {
-        String forced = System.getProperty(PROPERTY, "").trim().toLowerCase(Locale.ROOT);
+        String forced = forcedValue();
         System.Logger log = System.getLogger(KernelProvider.class.getName());
-        switch (forced) {
-            case "scalar":
-                log.log(Level.INFO, "panama-bn: SCALAR kernels ({0}=scalar)", PROPERTY);
-                return SCALAR;
-            case "panama":
-                return backend(Implementation.PANAMA);
-            case "":
-                break;
-            default:
-                throw new IllegalStateException(
-                        "system property " + PROPERTY + " must be 'scalar' or 'panama', got '" + forced + "'");
+        if (forced.equals("scalar")) {
+            log.log(Level.INFO, "panama-bn: SCALAR kernels ({0}=scalar)", PROPERTY);
+            return SCALAR;
+        }
+        if (forced.equals("panama")) {
+            return PanamaHolder.BACKEND;
         }
         if (PANAMA_UNAVAILABLE_REASON != null) {
             log.log(Level.INFO, "panama-bn: SCALAR kernels because {0}", PANAMA_UNAVAILABLE_REASON);
