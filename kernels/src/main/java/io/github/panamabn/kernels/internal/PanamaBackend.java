@@ -30,10 +30,17 @@ import jdk.incubator.vector.VectorSpecies;
  * the per-channel parameters over {@code lcm(C, L)} floats and run as one flat loop.
  */
 public final class PanamaBackend implements KernelBackend {
-    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    /**
+     * Test-only: runs the loops at a narrower width than the platform prefers (128 or 256 bits; wider
+     * than preferred is clamped), as Lucene's {@code tests.vectorsize} does, so that one machine proves
+     * every width's loops, tails and scratch layouts.
+     */
+    public static final String WIDTH_PROPERTY = "panamabn.vectorBits";
+    static final VectorSpecies<Float> SPECIES = species();
     static final int LANES = SPECIES.length();
     /** Doubles as wide as {@link #SPECIES}, and floats half as wide: one converts into the other. */
-    private static final VectorSpecies<Double> DOUBLES = DoubleVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Double> DOUBLES =
+            VectorSpecies.of(double.class, VectorShape.forBitSize(SPECIES.vectorBitSize()));
     private static final VectorSpecies<Float> HALF_FLOATS =
             VectorSpecies.of(float.class, VectorShape.forBitSize(SPECIES.vectorBitSize() / 2));
     private static final int DLANES = DOUBLES.length();
@@ -50,6 +57,27 @@ public final class PanamaBackend implements KernelBackend {
     static final int PERIOD_MAX = LANES * (LANES - 1);
     static final int PERIODIC = GROUP_SCRATCH / STATE * STATE;
     private static final int SCRATCH = PERIODIC + 4 * PERIOD_MAX;
+
+    private static VectorSpecies<Float> species() {
+        VectorSpecies<Float> preferred = FloatVector.SPECIES_PREFERRED;
+        String asked = System.getProperty(WIDTH_PROPERTY);
+        if (asked == null || asked.isBlank()) {
+            return preferred;
+        }
+        int bits;
+        try {
+            bits = Integer.parseInt(asked.trim());
+        } catch (NumberFormatException e) {
+            bits = -1;
+        }
+        if (bits != 128 && bits != 256 && bits != 512) {
+            // a test-only property: a bad value is reported, not fatal to class initialization
+            System.getLogger(PanamaBackend.class.getName()).log(System.Logger.Level.WARNING,
+                    "panama-bn: ignoring {0}={1} (128, 256 or 512)", WIDTH_PROPERTY, asked);
+            return preferred;
+        }
+        return VectorSpecies.of(float.class, VectorShape.forBitSize(Math.min(bits, preferred.vectorBitSize())));
+    }
 
     /** The vector width in bits this backend runs at. */
     public static int vectorBitSize() {
