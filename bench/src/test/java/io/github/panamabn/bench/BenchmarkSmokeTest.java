@@ -10,14 +10,18 @@ import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
 
 /** The whole suite in smoke mode (in process, one short iteration, the small shape), so it cannot rot. */
 class BenchmarkSmokeTest {
 
     /** In process, no warmup, one 20 ms iteration: to check the benchmarks run, not to measure. */
     private static Collection<RunResult> smoke(ChainedOptionsBuilder options) throws Exception {
-        return new Runner(options.forks(0).warmupIterations(0).measurementIterations(1)
-                .measurementTime(TimeValue.milliseconds(20)).shouldFailOnError(true).build()).run();
+        Collection<RunResult> results = new Runner(options.forks(0).warmupIterations(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(20)).shouldFailOnError(true).verbosity(VerboseMode.SILENT)
+                .build()).run();
+        System.out.println("JMH smoke run: " + results.size() + " benchmarks ran");
+        return results;
     }
 
     @Test

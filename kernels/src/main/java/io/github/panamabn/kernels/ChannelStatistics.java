@@ -81,7 +81,7 @@ public final class ChannelStatistics {
         return count == 0 ? Double.NaN : m2[c] / count;
     }
 
-    /** The unbiased (sample) variance M2 / (count - 1), as running statistics track; NaN when count < 2. */
+    /** The unbiased (sample) variance M2 / (count - 1), as running statistics track; NaN when count {@literal <} 2. */
     public double unbiasedVariance(int c) {
         return count < 2 ? Double.NaN : m2[c] / (count - 1);
     }

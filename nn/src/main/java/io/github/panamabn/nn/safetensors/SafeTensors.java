@@ -36,11 +36,18 @@ public final class SafeTensors {
      * consistent: its data holds exactly the bytes its dtype and shape need. The arrays are copied in
      * and out, so a tensor never changes.
      *
-     * @throws NullPointerException if an argument is null
-     * @throws IllegalArgumentException for an unsupported dtype, a negative dimension, a shape whose
-     *     byte count exceeds what an array holds, or data of another length
+     * @param dtype "F32" or "I64"
+     * @param shape the dimensions, none negative
+     * @param data the little-endian bytes
      */
     public record Tensor(String dtype, long[] shape, byte[] data) {
+        /**
+         * A tensor of these values.
+         *
+         * @throws NullPointerException if an argument is null
+         * @throws IllegalArgumentException for an unsupported dtype, a negative dimension, a shape whose
+         *     byte count exceeds what an array holds, or data of another length
+         */
         public Tensor {
             if (dtype == null || shape == null || data == null) {
                 throw new NullPointerException("dtype, shape and data must not be null");
