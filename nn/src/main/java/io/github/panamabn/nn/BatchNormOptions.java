@@ -4,9 +4,10 @@ package io.github.panamabn.nn;
  * Options of a batch-norm layer, with PyTorch's names, defaults and conventions.
  *
  * @param eps added to the variance before the square root; PyTorch's default 1e-5
- * @param momentum weight of the new batch in the running statistics,
+ * @param momentum weight of the new batch in the running statistics (PyTorch's convention),
  *                 {@code running = (1 - momentum) * running + momentum * batch}; PyTorch's default 0.1;
- *                 null for a cumulative moving average (weight {@code 1 / num_batches_tracked})
+ *                 null for a cumulative moving average (weight {@code 1 / num_batches_tracked}). Keras,
+ *                 ONNX and DJL give the weight of the old value: convert with {@link Momentum}.
  * @param affine whether the layer has the learnable per-channel weight (gamma) and bias (beta)
  * @param trackRunningStats whether the layer keeps running statistics; without them batch statistics
  *                          are used in eval mode too
@@ -38,13 +39,7 @@ public record BatchNormOptions(float eps, Float momentum, boolean affine, boolea
      * batch variance.
      */
     public static BatchNormOptions fromKeras(float kerasMomentum, float epsilon) {
-        if (!(kerasMomentum >= 0 && kerasMomentum <= 1)) {
-            throw new IllegalArgumentException("Keras momentum must be in [0, 1], got " + kerasMomentum);
-        }
-        // In decimal, as the user wrote it: 1 - 0.99f in float is 0.00999999, not 0.01.
-        float momentum = java.math.BigDecimal.ONE.subtract(new java.math.BigDecimal(Float.toString(kerasMomentum)))
-                .floatValue();
-        return new BatchNormOptions(epsilon, momentum, true, true, false);
+        return new BatchNormOptions(epsilon, Momentum.fromKeras(kerasMomentum), true, true, false);
     }
 
     /** Keras's defaults: momentum 0.99, epsilon 1e-3. */
