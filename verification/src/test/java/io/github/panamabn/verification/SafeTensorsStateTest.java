@@ -25,8 +25,12 @@ import org.junit.jupiter.api.io.TempDir;
 class SafeTensorsStateTest {
 
     /** The spec: u64 little-endian header size, the JSON header, then the little-endian data. */
-    private static byte[] fixture(String header, int padTo8, byte[] data) {
-        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+    static byte[] fixture(String header, int padTo8, byte[] data) {
+        return fixture(header.getBytes(StandardCharsets.UTF_8), padTo8, data);
+    }
+
+    /** As {@link #fixture(String, int, byte[])} with the header's bytes as given (for invalid UTF-8). */
+    static byte[] fixture(byte[] h, int padTo8, byte[] data) {
         int size = padTo8 > 0 ? (h.length + 7) / 8 * 8 : h.length;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int i = 0; i < 8; i++) {

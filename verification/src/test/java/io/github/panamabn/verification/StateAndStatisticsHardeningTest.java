@@ -15,7 +15,6 @@ import io.github.panamabn.nn.NonFiniteBatchException;
 import io.github.panamabn.nn.NonFinitePolicy;
 import io.github.panamabn.nn.safetensors.SafeTensors;
 import io.github.panamabn.nn.safetensors.SafeTensors.Tensor;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -138,19 +137,13 @@ class StateAndStatisticsHardeningTest {
 
     // ---------------------------------------------------------------- safetensors files
 
+    /** A file of this header, unpadded, and data (the specification's layout: see SafeTensorsStateTest). */
     private static byte[] file(String header, byte[] data) {
-        byte[] h = header.getBytes(StandardCharsets.UTF_8);
-        return file(h, data);
+        return SafeTensorsStateTest.fixture(header, 0, data);
     }
 
-    private static byte[] file(byte[] h, byte[] data) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (int i = 0; i < 8; i++) {
-            out.write((int) ((long) h.length >>> (8 * i)) & 0xFF);
-        }
-        out.writeBytes(h);
-        out.writeBytes(data);
-        return out.toByteArray();
+    private static byte[] file(byte[] header, byte[] data) {
+        return SafeTensorsStateTest.fixture(header, 0, data);
     }
 
     private static IllegalArgumentException refused(byte[] bytes) {

@@ -55,6 +55,8 @@ public final class KernelCall implements WorkerPool.Tasks {
 
     /** This thread's scratch for the backend's loops, whichever call it works for. */
     private float[] scratch = new float[0];
+    /** What {@link #backingArray} answers for a segment that does not lie on a float[]. */
+    private static final float[] NOT_ON_ARRAY = new float[0];
     /** The heap segments last seen per operand slot (x, y, dy, relu, dx) and their arrays, weakly. */
     @SuppressWarnings("unchecked")
     private final WeakReference<MemorySegment>[] seenSegments = new WeakReference[5];
@@ -223,8 +225,12 @@ public final class KernelCall implements WorkerPool.Tasks {
      * with any other segment keeps them all as segments.
      */
     private void useBackingArrays() {
-        float[] x = xs == null ? null : backingArray(xs, 0);
-        if (x == null || !onArray(ys, 1) || !onArray(dys, 2) || !onArray(reluS, 3) || !onArray(dxs, 4)) {
+        float[] x = backingArray(xs, 0);
+        float[] y = backingArray(ys, 1);
+        float[] dy = backingArray(dys, 2);
+        float[] r = backingArray(reluS, 3);
+        float[] dx = backingArray(dxs, 4);
+        if (x == null || x == NOT_ON_ARRAY || y == NOT_ON_ARRAY || dy == NOT_ON_ARRAY || r == NOT_ON_ARRAY || dx == NOT_ON_ARRAY) {
             return;
         }
         xOffset += xs.address() / Float.BYTES;
@@ -232,41 +238,41 @@ public final class KernelCall implements WorkerPool.Tasks {
         xs = null;
         if (ys != null) {
             yOffset += ys.address() / Float.BYTES;
-            ya = backingArray(ys, 1);
+            ya = y;
             ys = null;
         }
         if (dys != null) {
             dyOffset += dys.address() / Float.BYTES;
-            dya = backingArray(dys, 2);
+            dya = dy;
             dys = null;
         }
         if (reluS != null) {
             reluOffset += reluS.address() / Float.BYTES;
-            reluA = backingArray(reluS, 3);
+            reluA = r;
             reluS = null;
         }
         if (dxs != null) {
             dxOffset += dxs.address() / Float.BYTES;
-            dxa = backingArray(dxs, 4);
+            dxa = dx;
             dxs = null;
         }
     }
 
-    private boolean onArray(MemorySegment s, int slot) {
-        return s == null || backingArray(s, slot) != null;
-    }
-
     /**
-     * The array a writable heap segment lies on when it is a float[] and the segment starts on an element.
+     * The array a writable heap segment lies on when it is a float[] and the segment starts on an element,
+     * else {@link #NOT_ON_ARRAY}; null for no segment.
      * Only {@code heapBase()} tells, and the JIT does not always eliminate its Optional; so the answer is
      * kept per operand slot for the segment object last seen there (weakly: no tensor is kept alive), and
      * a call that passes the same segments again allocates nothing.
      */
     private float[] backingArray(MemorySegment s, int slot) {
+        if (s == null) {
+            return null;
+        }
         // maxByteAlignment() is the element size of a heap segment's array at an aligned offset: only 4
         // may be a float[]
         if (s.isNative() || s.maxByteAlignment() != Float.BYTES || s.address() % Float.BYTES != 0) {
-            return null;
+            return NOT_ON_ARRAY;
         }
         Object base;
         WeakReference<MemorySegment> seen = seenSegments[slot];
@@ -277,7 +283,7 @@ public final class KernelCall implements WorkerPool.Tasks {
             seenSegments[slot] = new WeakReference<>(s);
             seenBases[slot] = new WeakReference<>(base);
         }
-        return base instanceof float[] a ? a : null;
+        return base instanceof float[] a ? a : NOT_ON_ARRAY;
     }
 
     private void runTasks(int what, int tasks) {

@@ -23,6 +23,8 @@ public final class KernelProvider {
     private static final KernelBackend SCALAR = new ScalarBackend();
     /** Why there is no default, or null: a bad property value or a forced Panama that cannot run. */
     private static final String DEFAULT_ERROR = findDefaultError();
+    private static final boolean FORCED_PANAMA_UNAVAILABLE =
+            PANAMA_UNAVAILABLE_REASON != null && forcedValue().equals("panama");
     private static final KernelBackend DEFAULT = DEFAULT_ERROR == null ? selectDefault() : null;
 
     private KernelProvider() {
@@ -36,7 +38,7 @@ public final class KernelProvider {
      */
     public static KernelBackend defaultBackend() {
         if (DEFAULT == null) {
-            if (PANAMA_UNAVAILABLE_REASON != null && forcedValue().equals("panama")) {
+            if (FORCED_PANAMA_UNAVAILABLE) {
                 throw new UnsupportedOperationException(DEFAULT_ERROR);
             }
             throw new IllegalArgumentException(DEFAULT_ERROR);
