@@ -1,6 +1,11 @@
 package io.github.panamabn.bench;
 
-import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.Affine;
+import io.github.panamabn.kernels.GradientMode;
+import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.RunningStatistics;
+import io.github.panamabn.kernels.SavedStatistics;
+import io.github.panamabn.kernels.TensorView;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.Implementation;
@@ -79,6 +84,15 @@ public class KernelBenchmark {
     float[] dgamma;
     float[] dbeta;
     ChannelStatistics stats;
+    // What the calls take: one view per tensor and the parameter objects, made once per trial.
+    TensorView xv;
+    TensorView yv;
+    TensorView dyv;
+    TensorView dxv;
+    Affine affine;
+    RunningStatistics running;
+    SavedStatistics saved;
+    Affine affineGrad;
     private Arena arena;
 
     /** Parses {@code NxCxHxW...} into a shape of the given layout name (NCHW or NHWC). */
@@ -125,7 +139,20 @@ public class KernelBenchmark {
             ys = arena.allocate((long) n * Float.BYTES, 64);
             dys = copy(dy);
             dxs = arena.allocate((long) n * Float.BYTES, 64);
+            xv = TensorView.of(tensor, xs);
+            yv = TensorView.of(tensor, ys);
+            dyv = TensorView.of(tensor, dys);
+            dxv = TensorView.of(tensor, dxs);
+        } else {
+            xv = TensorView.of(tensor, x);
+            yv = TensorView.of(tensor, y);
+            dyv = TensorView.of(tensor, dy);
+            dxv = TensorView.of(tensor, dx);
         }
+        affine = Affine.of(gamma, beta);
+        running = RunningStatistics.of(mean, var);
+        saved = SavedStatistics.of(saveMean, saveInvStd);
+        affineGrad = Affine.of(dgamma, dbeta);
         System.out.println("# kernels: " + bn + ", " + tensor + ", " + storage);
     }
 
@@ -149,43 +176,26 @@ public class KernelBenchmark {
 
     @Benchmark
     public ChannelStatistics statistics() {
-        if (nativeStorage()) {
-            bn.statistics(tensor, xs, stats);
-        } else {
-            bn.statistics(tensor, x, 0, stats);
-        }
+        bn.statistics(xv, stats);
         return stats;
     }
 
     @Benchmark
     public ChannelStatistics forwardTraining() {
-        if (nativeStorage()) {
-            bn.forwardTraining(tensor, xs, ys, gamma, beta, 1e-5f, Activation.IDENTITY, stats, saveMean, saveInvStd);
-        } else {
-            bn.forwardTraining(tensor, x, 0, y, 0, gamma, beta, 1e-5f, Activation.IDENTITY, stats, saveMean, saveInvStd);
-        }
+        bn.forwardTraining(NormConfig.DEFAULT, xv, yv, affine, saved, stats);
         return stats;
     }
 
     @Benchmark
     public float[] forwardInference() {
-        if (nativeStorage()) {
-            bn.forwardInference(tensor, xs, ys, mean, var, gamma, beta, 1e-5f, Activation.IDENTITY);
-        } else {
-            bn.forwardInference(tensor, x, 0, y, 0, mean, var, gamma, beta, 1e-5f, Activation.IDENTITY);
-        }
+        bn.forwardInference(NormConfig.DEFAULT, running, xv, yv, affine);
         return saveMean;
     }
 
     /** Backward in training mode (batch statistics): the two sums, then dx, with dgamma and dbeta. */
     @Benchmark
     public float[] backward() {
-        if (nativeStorage()) {
-            bn.backward(tensor, xs, dys, null, dxs, gamma, saveMean, saveInvStd, true, Activation.IDENTITY, dgamma, dbeta);
-        } else {
-            bn.backward(tensor, x, 0, dy, 0, null, 0, dx, 0, gamma, saveMean, saveInvStd, true, Activation.IDENTITY,
-                    dgamma, dbeta);
-        }
+        bn.backward(NormConfig.DEFAULT, GradientMode.BATCH_STATISTICS, saved, xv, dyv, dxv, affine, affineGrad);
         return dgamma;
     }
 

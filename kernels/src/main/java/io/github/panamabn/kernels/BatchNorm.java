@@ -9,8 +9,14 @@ import java.lang.foreign.MemorySegment;
 /**
  * Batch-normalization kernels on {@code float} tensors: per-channel statistics, forward training,
  * forward inference and backward, for every {@link TensorShape} (NC, NCL, NCHW, NCDHW and their
- * channels-last forms), on {@code float[]} with an offset or on {@link MemorySegment}s (heap or
- * native, long-indexed).
+ * channels-last forms), on {@link TensorView}s of {@code float[]}s or {@link MemorySegment}s (heap or
+ * native, long-indexed; one call may mix them).
+ *
+ * <p>Calls take their operands in one order: the {@link NormConfig} (eps and the fused activation),
+ * then for backward the {@link GradientMode} and the {@link SavedStatistics}, or the statistics to
+ * normalize with, then the tensors x, y, dy, dx, then the {@link Affine} parameters and the outputs.
+ * An optional output is an overload, never a null argument. The views and parameter objects are made
+ * once and reused: a call then allocates nothing.
  *
  * <p>An instance binds one {@link Implementation}: {@link #get()} returns the one selected for this
  * JVM (PANAMA when {@code jdk.incubator.vector} is present, else SCALAR with one log line; the system
@@ -20,9 +26,9 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Contract of every method: arguments are validated before anything is written, and invalid ones
  * throw {@link NullPointerException}, {@link IllegalArgumentException},
- * {@link IndexOutOfBoundsException} or {@link IllegalStateException} naming the argument. The output
- * may be the input itself (same array and offset, or the same memory) for in-place operation; a
- * partial overlap is rejected. Instances are immutable and thread-safe; each call uses per-thread
+ * {@link IndexOutOfBoundsException} or {@link IllegalStateException} naming the argument. Every tensor
+ * of a call has x's shape, layout included. The output may be the input itself (same array and offset,
+ * or the same memory) for in-place operation; a partial overlap is rejected. Instances are immutable and thread-safe; each call uses per-thread
  * scratch and allocates nothing once its thread has seen a tensor of that size. The kernels keep no
  * reference to a tensor after a call returns.
  *
@@ -118,52 +124,49 @@ public final class BatchNorm {
     // ---------------------------------------------------------------- statistics
 
     /**
-     * Per-channel count, mean and M2 of {@code x[xOffset ..]} into {@code out} (overwritten).
+     * Per-channel count, mean and M2 of {@code x} into {@code out} (overwritten).
      *
-     * @param out statistics with {@code shape.channels()} channels
+     * @param out statistics with as many channels as x
      */
-    public void statistics(TensorShape shape, float[] x, int xOffset, ChannelStatistics out) {
-        Checks.notNull(shape, "shape");
-        Checks.range(x, xOffset, shape.elementCount(), "x");
-        statisticsChecked(shape, x, null, xOffset, out);
-    }
-
-    /** As {@link #statistics(TensorShape, float[], int, ChannelStatistics)}, reading {@code x} from byte 0. */
-    public void statistics(TensorShape shape, MemorySegment x, ChannelStatistics out) {
-        Checks.notNull(shape, "shape");
-        Checks.segment(x, shape.elementCount(), "x", false);
-        statisticsChecked(shape, null, x, 0, out);
-    }
-
-    private void statisticsChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                                   ChannelStatistics out) {
+    public void statistics(TensorView x, ChannelStatistics out) {
+        Checks.view(x, "x", false);
         Checks.notNull(out, "out");
-        Checks.statistics(out, shape.channels(), "out");
-        out.count = begin(shape).statistics(xa, xs, xOffset, out.mean, out.m2);
+        Checks.statistics(out, x.shape().channels(), "out");
+        out.count = begin(x.shape()).statistics(x.arrayOrNull(), x.segmentOrNull(), x.offset(), out.mean, out.m2);
     }
 
     // ---------------------------------------------------------------- forward training
 
     /**
      * Forward pass in training mode: normalizes each channel with its batch mean and biased batch
-     * variance, {@code y = (x - mean) / sqrt(var + eps) * gamma + beta}, then applies {@code activation}.
+     * variance, {@code y = (x - mean) / sqrt(var + eps) * weight + bias}, then the configured activation.
+     * y may be x (in place).
      *
-     * @param gamma per-channel scale, or null for 1 (affine off)
-     * @param beta per-channel shift, or null for 0 (affine off)
-     * @param eps added to the variance, positive and finite
-     * @param stats receives the batch statistics (count, mean, M2), or null when not needed
-     * @param saveMean receives the batch mean per channel, or null (kept for the backward pass)
-     * @param saveInvStd receives {@code 1 / sqrt(var + eps)} per channel, or null
+     * @param config eps and activation
+     * @param affine weight and bias, or {@link Affine#none()}
      */
-    public void forwardTraining(TensorShape shape, float[] x, int xOffset, float[] y, int yOffset,
-                                float[] gamma, float[] beta, float eps, Activation activation,
-                                ChannelStatistics stats, float[] saveMean, float[] saveInvStd) {
-        Checks.notNull(shape, "shape");
-        Checks.range(x, xOffset, shape.elementCount(), "x");
-        Checks.range(y, yOffset, shape.elementCount(), "y");
-        Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
-        forwardTrainingChecked(shape, x, null, xOffset, y, null, yOffset,
-                gamma, beta, eps, activation, null, stats, saveMean, saveInvStd);
+    public void forwardTraining(NormConfig config, TensorView x, TensorView y, Affine affine) {
+        forwardTrainingChecked(config, null, x, y, affine, null, null);
+    }
+
+    /**
+     * As {@link #forwardTraining(NormConfig, TensorView, TensorView, Affine)}, keeping the batch mean
+     * and {@code 1 / sqrt(var + eps)} in {@code save} for the backward pass.
+     */
+    public void forwardTraining(NormConfig config, TensorView x, TensorView y, Affine affine, SavedStatistics save) {
+        Checks.notNull(save, "save");
+        forwardTrainingChecked(config, null, x, y, affine, save, null);
+    }
+
+    /**
+     * As {@link #forwardTraining(NormConfig, TensorView, TensorView, Affine, SavedStatistics)}, and the
+     * batch statistics (count, mean, M2 in double) into {@code stats}, e.g. for running statistics.
+     */
+    public void forwardTraining(NormConfig config, TensorView x, TensorView y, Affine affine, SavedStatistics save,
+                                ChannelStatistics stats) {
+        Checks.notNull(save, "save");
+        Checks.notNull(stats, "stats");
+        forwardTrainingChecked(config, null, x, y, affine, save, stats);
     }
 
     /**
@@ -172,58 +175,50 @@ public final class BatchNorm {
      * ({@link ChannelStatistics#merge}, synchronized batch norm), or checked by the caller before
      * anything is written. Normalizes with their mean and biased variance.
      *
-     * @param batchStatistics the batch's statistics, {@code shape.channels()} channels, count at least 1
-     * @see #forwardTraining(TensorShape, float[], int, float[], int, float[], float[], float, Activation,
-     *      ChannelStatistics, float[], float[])
+     * @param batchStatistics the batch's statistics, as many channels as x, count at least 1
      */
-    public void forwardWithStatistics(TensorShape shape, float[] x, int xOffset, float[] y, int yOffset,
-                                      ChannelStatistics batchStatistics, float[] gamma, float[] beta, float eps,
-                                      Activation activation, float[] saveMean, float[] saveInvStd) {
-        Checks.notNull(shape, "shape");
-        Checks.range(x, xOffset, shape.elementCount(), "x");
-        Checks.range(y, yOffset, shape.elementCount(), "y");
-        Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
+    public void forwardWithStatistics(NormConfig config, ChannelStatistics batchStatistics, TensorView x,
+                                      TensorView y, Affine affine) {
         Checks.notNull(batchStatistics, "batchStatistics");
-        if (batchStatistics.count() < 1) {
-            throw new IllegalArgumentException("batchStatistics must hold at least one element per channel, got count "
-                    + batchStatistics.count());
-        }
-        forwardTrainingChecked(shape, x, null, xOffset, y, null, yOffset,
-                gamma, beta, eps, activation, batchStatistics, null, saveMean, saveInvStd);
+        forwardTrainingChecked(config, batchStatistics, x, y, affine, null, null);
     }
 
     /**
-     * As {@link #forwardTraining(TensorShape, float[], int, float[], int, float[], float[], float,
-     * Activation, ChannelStatistics, float[], float[])}, on segments starting at byte 0.
+     * As {@link #forwardWithStatistics(NormConfig, ChannelStatistics, TensorView, TensorView, Affine)},
+     * keeping the mean and {@code 1 / sqrt(var + eps)} in {@code save} for the backward pass.
      */
-    public void forwardTraining(TensorShape shape, MemorySegment x, MemorySegment y,
-                                float[] gamma, float[] beta, float eps, Activation activation,
-                                ChannelStatistics stats, float[] saveMean, float[] saveInvStd) {
-        Checks.notNull(shape, "shape");
-        Checks.segment(x, shape.elementCount(), "x", false);
-        Checks.segment(y, shape.elementCount(), "y", true);
-        Checks.noPartialOverlap(x, y, shape.elementCount());
-        forwardTrainingChecked(shape, null, x, 0, null, y, 0, gamma, beta, eps, activation, null, stats,
-                saveMean, saveInvStd);
+    public void forwardWithStatistics(NormConfig config, ChannelStatistics batchStatistics, TensorView x,
+                                      TensorView y, Affine affine, SavedStatistics save) {
+        Checks.notNull(batchStatistics, "batchStatistics");
+        Checks.notNull(save, "save");
+        forwardTrainingChecked(config, batchStatistics, x, y, affine, save, null);
     }
 
-    private void forwardTrainingChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                                        float[] ya, MemorySegment ys, long yOffset, float[] gamma, float[] beta, float eps,
-                                        Activation activation, ChannelStatistics given, ChannelStatistics stats,
-                                        float[] saveMean, float[] saveInvStd) {
-        int channels = shape.channels();
-        Checks.statistics(given, channels, "batchStatistics");
-        Checks.perChannel(gamma, channels, "gamma", true);
-        Checks.perChannel(beta, channels, "beta", true);
-        Checks.epsilon(eps);
-        Checks.notNull(activation, "activation");
+    private void forwardTrainingChecked(NormConfig config, ChannelStatistics given, TensorView x, TensorView y,
+                                        Affine affine, SavedStatistics save, ChannelStatistics stats) {
+        Checks.notNull(config, "config");
+        Checks.view(x, "x", false);
+        Checks.view(y, "y", true);
+        Checks.sameShape(x, y, "y");
+        int channels = x.shape().channels();
+        if (given != null) {
+            Checks.statistics(given, channels, "batchStatistics");
+            if (given.count() < 1) {
+                throw new IllegalArgumentException("batchStatistics must hold at least one element per channel, got "
+                        + "count " + given.count());
+            }
+        }
+        Checks.affine(affine, channels, "affine");
+        Checks.saved(save, channels, "save");
         Checks.statistics(stats, channels, "stats");
-        Checks.perChannel(saveMean, channels, "saveMean", true);
-        Checks.perChannel(saveInvStd, channels, "saveInvStd", true);
-        long n = begin(shape).forwardTraining(xa, xs, xOffset, ya, ys, yOffset,
+        boolean segments = Checks.anySegment(x, y, null, null);
+        Checks.noPartialOverlap(x, "x", y, "y", segments);
+        long n = begin(x.shape()).forwardTraining(array(x, segments), segment(x, segments), x.offset(),
+                array(y, segments), segment(y, segments), y.offset(),
                 given == null ? null : given.mean, given == null ? null : given.m2, given == null ? 0 : given.count,
-                gamma, beta, eps, floor(activation), stats == null ? null : stats.mean, stats == null ? null : stats.m2,
-                saveMean, saveInvStd);
+                affine.weightOrNull(), affine.biasOrNull(), config.eps(), floor(config.activation()),
+                stats == null ? null : stats.mean, stats == null ? null : stats.m2,
+                save == null ? null : save.mean(), save == null ? null : save.invStd());
         if (stats != null) {
             stats.count = n;
         }
@@ -232,143 +227,142 @@ public final class BatchNorm {
     // ---------------------------------------------------------------- forward inference
 
     /**
-     * Forward pass with given statistics (inference, or frozen batch norm):
-     * {@code y = (x - mean[c]) * scale[c] + beta[c]} with {@code scale = gamma / sqrt(var + eps)}
-     * computed once per call and channel; then {@code activation}.
+     * Forward pass with fixed statistics (inference, or frozen batch norm):
+     * {@code y = (x - mean[c]) * scale[c] + bias[c]} with {@code scale = weight / sqrt(var + eps)}
+     * computed once per call and channel; then the configured activation. y may be x (in place).
      *
-     * @param mean per-channel mean (running mean)
-     * @param var per-channel variance (running variance), each {@code var + eps > 0}
-     * @param gamma per-channel scale, or null for 1
-     * @param beta per-channel shift, or null for 0
+     * @param statistics the running mean and variance, each {@code var >= 0}
+     * @param affine weight and bias, or {@link Affine#none()}
      */
-    public void forwardInference(TensorShape shape, float[] x, int xOffset, float[] y, int yOffset,
-                                 float[] mean, float[] var, float[] gamma, float[] beta, float eps,
-                                 Activation activation) {
-        Checks.notNull(shape, "shape");
-        Checks.range(x, xOffset, shape.elementCount(), "x");
-        Checks.range(y, yOffset, shape.elementCount(), "y");
-        Checks.noPartialOverlap(x, xOffset, y, yOffset, shape.elementCount());
-        forwardInferenceChecked(shape, x, null, xOffset, y, null, yOffset,
-                mean, var, gamma, beta, eps, activation);
-    }
-
-    /**
-     * As {@link #forwardInference(TensorShape, float[], int, float[], int, float[], float[], float[],
-     * float[], float, Activation)}, on segments starting at byte 0.
-     */
-    public void forwardInference(TensorShape shape, MemorySegment x, MemorySegment y,
-                                 float[] mean, float[] var, float[] gamma, float[] beta, float eps,
-                                 Activation activation) {
-        Checks.notNull(shape, "shape");
-        Checks.segment(x, shape.elementCount(), "x", false);
-        Checks.segment(y, shape.elementCount(), "y", true);
-        Checks.noPartialOverlap(x, y, shape.elementCount());
-        forwardInferenceChecked(shape, null, x, 0, null, y, 0, mean, var, gamma, beta, eps, activation);
-    }
-
-    private void forwardInferenceChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                                         float[] ya, MemorySegment ys, long yOffset, float[] mean, float[] var, float[] gamma, float[] beta,
-                                         float eps, Activation activation) {
-        int channels = shape.channels();
-        Checks.perChannel(mean, channels, "mean", false);
-        Checks.perChannel(var, channels, "var", false);
-        Checks.perChannel(gamma, channels, "gamma", true);
-        Checks.perChannel(beta, channels, "beta", true);
-        Checks.epsilon(eps);
-        Checks.notNull(activation, "activation");
-        for (int c = 0; c < channels; c++) {
-            if (!(var[c] >= 0)) {
-                throw new IllegalArgumentException("var[" + c + "] must be a non-negative variance, got " + var[c]);
-            }
-        }
-        begin(shape).forwardInference(xa, xs, xOffset, ya, ys, yOffset, mean, var, gamma, beta, eps,
-                floor(activation));
+    public void forwardInference(NormConfig config, RunningStatistics statistics, TensorView x, TensorView y,
+                                 Affine affine) {
+        Checks.notNull(config, "config");
+        Checks.notNull(statistics, "statistics");
+        Checks.view(x, "x", false);
+        Checks.view(y, "y", true);
+        Checks.sameShape(x, y, "y");
+        int channels = x.shape().channels();
+        Checks.perChannel(statistics.mean(), channels, "statistics.mean", false);
+        Checks.perChannel(statistics.var(), channels, "statistics.var", false);
+        statistics.checkVariances("statistics.var");
+        Checks.affine(affine, channels, "affine");
+        boolean segments = Checks.anySegment(x, y, null, null);
+        Checks.noPartialOverlap(x, "x", y, "y", segments);
+        begin(x.shape()).forwardInference(array(x, segments), segment(x, segments), x.offset(),
+                array(y, segments), segment(y, segments), y.offset(), statistics.mean(), statistics.var(),
+                affine.weightOrNull(), affine.biasOrNull(), config.eps(), floor(config.activation()));
     }
 
     // ---------------------------------------------------------------- backward
 
     /**
-     * Backward pass. With {@code training} true, the gradient of the training-mode forward, where the
-     * batch statistics depend on x:
-     * {@code dx = gamma * invStd / M * (M * g - sum(g) - xhat * sum(g * xhat))}, M = N * spatial size;
-     * with {@code training} false, the gradient with fixed (global) statistics, as in eval or frozen
-     * batch norm: {@code dx = g * gamma * invStd}. In both, {@code dbeta = sum(g)} and
-     * {@code dgamma = sum(g * xhat)} per channel, {@code xhat = (x - mean) * invStd}, and g is dy, or dy
-     * masked to 0 where the forward output y was not positive when the forward fused a ReLU. The two
-     * sums are taken in one sweep over dy and x.
+     * Backward pass of a forward without a fused activation (or whose ReLU the caller handles): from
+     * the output gradient dy, the input gradient dx, and the parameter gradients into {@code affineGrad}
+     * ({@code dweight = sum(dy * xhat)}, {@code dbias = sum(dy)} per channel, overwritten, not accumulated;
+     * {@code xhat = (x - mean) * invStd}). The two sums are taken in one sweep over dy and x. dx may be dy
+     * (in place).
      *
-     * @param y the forward output, needed only for {@link Activation#RELU} (else may be null)
-     * @param dx receives the input gradient, or null when it is not needed; may be dy (in place)
-     * @param gamma per-channel scale, or null for 1
-     * @param mean the forward's saveMean (training) or the running mean
-     * @param invStd the forward's saveInvStd (training) or {@code 1 / sqrt(running_var + eps)}
-     * @param dgamma receives the gradient of gamma (overwritten, not accumulated), or null
-     * @param dbeta receives the gradient of beta (overwritten, not accumulated), or null
+     * @param mode whether the forward used the batch's statistics (training) or fixed ones
+     * @param saved the forward's mean and invStd ({@link GradientMode#BATCH_STATISTICS}), or the running
+     *     ones ({@link SavedStatistics#setFromRunning})
+     * @param affine the forward's weight (its bias is not used), or {@link Affine#none()}
+     * @param affineGrad receives the weight and bias gradients, those it has; {@link Affine#none()} for neither
+     * @throws IllegalArgumentException if {@code config} fuses a ReLU: its gradient needs the forward's
+     *     output, passed to {@link #backward(NormConfig, GradientMode, SavedStatistics, TensorView,
+     *     TensorView, TensorView, TensorView, Affine, Affine)}
      */
-    public void backward(TensorShape shape, float[] x, int xOffset, float[] dy, int dyOffset, float[] y, int yOffset,
-                         float[] dx, int dxOffset, float[] gamma, float[] mean, float[] invStd, boolean training,
-                         Activation activation, float[] dgamma, float[] dbeta) {
-        Checks.notNull(shape, "shape");
-        long count = shape.elementCount();
-        Checks.range(x, xOffset, count, "x");
-        Checks.range(dy, dyOffset, count, "dy");
-        Checks.notNull(activation, "activation");
-        if (activation == Activation.RELU) {
-            Checks.range(y, yOffset, count, "y (the forward output, needed for the ReLU's gradient)");
-        }
-        if (dx != null) {
-            Checks.range(dx, dxOffset, count, "dx");
-            Checks.noPartialOverlap(dy, dyOffset, "dy", dx, dxOffset, "dx", count);
-            Checks.noPartialOverlap(x, xOffset, "x", dx, dxOffset, "dx", count);
-            if (activation == Activation.RELU) {
-                Checks.noPartialOverlap(y, yOffset, "y", dx, dxOffset, "dx", count);
-            }
-        }
-        float[] ya = activation == Activation.RELU ? y : null;
-        backwardChecked(shape, x, null, xOffset, dy, null, dyOffset, ya, null, yOffset, dx, null, dxOffset,
-                gamma, mean, invStd, training, dgamma, dbeta);
+    public void backward(NormConfig config, GradientMode mode, SavedStatistics saved, TensorView x, TensorView dy,
+                         TensorView dx, Affine affine, Affine affineGrad) {
+        requireNoRelu(config);
+        Checks.view(dx, "dx", true);
+        backwardChecked(config, mode, saved, x, null, dy, dx, affine, affineGrad);
     }
 
     /**
-     * As {@link #backward(TensorShape, float[], int, float[], int, float[], int, float[], int, float[],
-     * float[], float[], boolean, Activation, float[], float[])}, on segments starting at byte 0.
+     * As {@link #backward(NormConfig, GradientMode, SavedStatistics, TensorView, TensorView, TensorView,
+     * Affine, Affine)}, for a forward that may have fused a ReLU: there the gradient is dy masked to 0
+     * wherever the forward's output {@code y} was not positive.
+     *
+     * @param y the forward's output (read only when the configuration fuses a ReLU)
      */
-    public void backward(TensorShape shape, MemorySegment x, MemorySegment dy, MemorySegment y, MemorySegment dx,
-                         float[] gamma, float[] mean, float[] invStd, boolean training, Activation activation,
-                         float[] dgamma, float[] dbeta) {
-        Checks.notNull(shape, "shape");
-        long count = shape.elementCount();
-        Checks.segment(x, count, "x", false);
-        Checks.segment(dy, count, "dy", false);
-        Checks.notNull(activation, "activation");
-        if (activation == Activation.RELU) {
-            Checks.segment(y, count, "y (the forward output, needed for the ReLU's gradient)", false);
-        }
-        if (dx != null) {
-            Checks.segment(dx, count, "dx", true);
-            Checks.noPartialOverlap(dy, "dy", dx, "dx", count);
-            Checks.noPartialOverlap(x, "x", dx, "dx", count);
-            if (activation == Activation.RELU) {
-                Checks.noPartialOverlap(y, "y", dx, "dx", count);
-            }
-        }
-        MemorySegment ys = activation == Activation.RELU ? y : null;
-        backwardChecked(shape, null, x, 0, null, dy, 0, null, ys, 0, null, dx, 0,
-                gamma, mean, invStd, training, dgamma, dbeta);
+    public void backward(NormConfig config, GradientMode mode, SavedStatistics saved, TensorView x, TensorView y,
+                         TensorView dy, TensorView dx, Affine affine, Affine affineGrad) {
+        Checks.notNull(config, "config");
+        Checks.view(y, "y", false);
+        Checks.view(dx, "dx", true);
+        backwardChecked(config, mode, saved, x, y, dy, dx, affine, affineGrad);
     }
 
-    private void backwardChecked(TensorShape shape, float[] xa, MemorySegment xs, long xOffset,
-                                 float[] dya, MemorySegment dys, long dyOffset, float[] ya, MemorySegment ys, long yOffset,
-                                 float[] dxa, MemorySegment dxs, long dxOffset, float[] gamma, float[] mean,
-                                 float[] invStd, boolean training, float[] dgamma, float[] dbeta) {
-        int channels = shape.channels();
-        Checks.perChannel(gamma, channels, "gamma", true);
-        Checks.perChannel(mean, channels, "mean", false);
-        Checks.perChannel(invStd, channels, "invStd", false);
-        Checks.perChannel(dgamma, channels, "dgamma", true);
-        Checks.perChannel(dbeta, channels, "dbeta", true);
-        begin(shape).backward(dya, dys, dyOffset, xa, xs, xOffset, ya, ys, yOffset, dxa, dxs, dxOffset,
-                gamma, mean, invStd, training, dgamma, dbeta);
+    /**
+     * The parameter gradients alone (no dx), for a forward without a fused activation: into
+     * {@code affineGrad}, as {@link #backward(NormConfig, GradientMode, SavedStatistics, TensorView,
+     * TensorView, TensorView, Affine, Affine)} computes them.
+     */
+    public void parameterGradients(NormConfig config, GradientMode mode, SavedStatistics saved, TensorView x,
+                                   TensorView dy, Affine affineGrad) {
+        requireNoRelu(config);
+        backwardChecked(config, mode, saved, x, null, dy, null, Affine.none(), affineGrad);
+    }
+
+    /** As {@link #parameterGradients(NormConfig, GradientMode, SavedStatistics, TensorView, TensorView, Affine)}, with the forward's output for a fused ReLU. */
+    public void parameterGradients(NormConfig config, GradientMode mode, SavedStatistics saved, TensorView x,
+                                   TensorView y, TensorView dy, Affine affineGrad) {
+        Checks.notNull(config, "config");
+        Checks.view(y, "y", false);
+        backwardChecked(config, mode, saved, x, y, dy, null, Affine.none(), affineGrad);
+    }
+
+    private static void requireNoRelu(NormConfig config) {
+        Checks.notNull(config, "config");
+        if (config.activation() == Activation.RELU) {
+            throw new IllegalArgumentException("config fuses a ReLU, whose gradient needs the forward's output y: "
+                    + "pass y too");
+        }
+    }
+
+    private void backwardChecked(NormConfig config, GradientMode mode, SavedStatistics saved, TensorView x,
+                                 TensorView y, TensorView dy, TensorView dx, Affine affine, Affine affineGrad) {
+        Checks.notNull(mode, "mode");
+        Checks.notNull(saved, "saved");
+        Checks.view(x, "x", false);
+        Checks.view(dy, "dy", false);
+        Checks.sameShape(x, dy, "dy");
+        boolean relu = config.activation() == Activation.RELU;
+        if (y != null) {
+            Checks.sameShape(x, y, "y");
+        }
+        if (dx != null) {
+            Checks.sameShape(x, dx, "dx");
+        }
+        int channels = x.shape().channels();
+        Checks.saved(saved, channels, "saved");
+        Checks.affine(affine, channels, "affine");
+        Checks.affine(affineGrad, channels, "affineGrad");
+        TensorView r = relu ? y : null;
+        boolean segments = Checks.anySegment(x, dy, r, dx);
+        if (dx != null) {
+            Checks.noPartialOverlap(dy, "dy", dx, "dx", segments);
+            Checks.noPartialOverlap(x, "x", dx, "dx", segments);
+            if (r != null) {
+                Checks.noPartialOverlap(r, "y", dx, "dx", segments);
+            }
+        }
+        begin(x.shape()).backward(array(dy, segments), segment(dy, segments), dy.offset(),
+                array(x, segments), segment(x, segments), x.offset(),
+                array(r, segments), segment(r, segments), r == null ? 0 : r.offset(),
+                array(dx, segments), segment(dx, segments), dx == null ? 0 : dx.offset(),
+                affine.weightOrNull(), saved.mean(), saved.invStd(), mode == GradientMode.BATCH_STATISTICS,
+                affineGrad.weightOrNull(), affineGrad.biasOrNull());
+    }
+
+    /** A view's array when the call runs on arrays; null when absent or the call runs on segments. */
+    private static float[] array(TensorView view, boolean segments) {
+        return view == null || segments ? null : view.arrayOrNull();
+    }
+
+    /** A view's storage as a segment when the call runs on segments; else null. */
+    private static MemorySegment segment(TensorView view, boolean segments) {
+        return view == null || !segments ? null : view.asSegment();
     }
 
     private static float floor(Activation activation) {

@@ -37,8 +37,13 @@ final class Checks {
         }
     }
 
-    static void segment(MemorySegment segment, long count, String name, boolean written) {
-        notNull(segment, name);
+    /** A view used by a call: present, and its segment alive, accessible here and writable if written. */
+    static void view(TensorView view, String name, boolean written) {
+        notNull(view, name);
+        MemorySegment segment = view.segmentOrNull();
+        if (segment == null) {
+            return;
+        }
         if (!segment.scope().isAlive()) {
             throw new IllegalStateException(name + " belongs to an arena that is already closed");
         }
@@ -49,9 +54,51 @@ final class Checks {
         if (written && segment.isReadOnly()) {
             throw new IllegalArgumentException(name + " is read-only but is written to");
         }
-        if (segment.byteSize() / Float.BYTES < count) {
-            throw new IndexOutOfBoundsException(name + " has " + segment.byteSize() + " bytes but the shape needs "
-                    + count + " floats (" + count * Float.BYTES + " bytes)");
+    }
+
+    /** {@code other} must have x's shape (dimensions and layout). */
+    static void sameShape(TensorView x, TensorView other, String name) {
+        if (!other.shape().equals(x.shape())) {
+            throw new IllegalArgumentException(name + " has shape " + other.shape() + " but x has " + x.shape());
+        }
+    }
+
+    /** Names are built only for the message: a valid call allocates nothing. */
+    static void affine(Affine affine, int channels, String name) {
+        if (affine == null) {
+            throw new NullPointerException(name + " must not be null (use Affine.none() for no affine transform)");
+        }
+        float[] weight = affine.weightOrNull();
+        if (weight != null && weight.length != channels) {
+            perChannel(weight, channels, name + ".weight", true);
+        }
+        float[] bias = affine.biasOrNull();
+        if (bias != null && bias.length != channels) {
+            perChannel(bias, channels, name + ".bias", true);
+        }
+    }
+
+    static void saved(SavedStatistics saved, int channels, String name) {
+        if (saved != null && saved.channels() != channels) {
+            throw new IllegalArgumentException(name + " must have " + channels + " channels, got " + saved.channels());
+        }
+    }
+
+    /** Whether any of the present views is bound to a segment: then the call runs on segments alone. */
+    static boolean anySegment(TensorView a, TensorView b, TensorView c, TensorView d) {
+        return !a.isArray() || !b.isArray() || (c != null && !c.isArray()) || (d != null && !d.isArray());
+    }
+
+    /**
+     * Refuses {@code b} overlapping {@code a} other than exactly; the message names both. With
+     * {@code segments} the call runs on the views' storage as segments (arrays wrapped), else on arrays.
+     */
+    static void noPartialOverlap(TensorView a, String aName, TensorView b, String bName, boolean segments) {
+        long count = a.shape().elementCount();
+        if (!segments) {
+            noPartialOverlap(a.arrayOrNull(), a.offset(), aName, b.arrayOrNull(), b.offset(), bName, count);
+        } else {
+            noPartialOverlap(a.asSegment(), a.offset(), aName, b.asSegment(), b.offset(), bName, count);
         }
     }
 
@@ -59,11 +106,6 @@ final class Checks {
         if (!(eps > 0) || Float.isInfinite(eps)) {
             throw new IllegalArgumentException("eps must be positive and finite, got " + eps);
         }
-    }
-
-    /** Output may be the input itself (in place), but must not overlap it partially. */
-    static void noPartialOverlap(float[] x, long xOffset, float[] y, long yOffset, long count) {
-        noPartialOverlap(x, xOffset, "x", y, yOffset, "y", count);
     }
 
     /** Refuses {@code b} overlapping {@code a} other than exactly; the message names both. */
@@ -76,16 +118,18 @@ final class Checks {
         }
     }
 
-    static void noPartialOverlap(MemorySegment x, MemorySegment y, long count) {
-        noPartialOverlap(x, "x", y, "y", count);
-    }
-
-    /** Refuses segment {@code b} overlapping {@code a} other than exactly; the message names both. */
-    static void noPartialOverlap(MemorySegment a, String aName, MemorySegment b, String bName, long count) {
+    /**
+     * Refuses {@code count} floats of segment {@code b} from element {@code bOffset} overlapping those of
+     * {@code a} other than exactly; the message names both.
+     */
+    static void noPartialOverlap(MemorySegment a, long aOffset, String aName, MemorySegment b, long bOffset,
+                                 String bName, long count) {
         long bytes = count * Float.BYTES;
+        long aStart = aOffset * Float.BYTES;
+        long bStart = bOffset * Float.BYTES;
         long apart;
         if (a.isNative() && b.isNative()) {
-            apart = b.address() - a.address();
+            apart = (b.address() + bStart) - (a.address() + aStart);
         } else if (a.isNative() || b.isNative()) {
             return;
         } else {
@@ -93,9 +137,9 @@ final class Checks {
             // tensor's size can be a partial overlap, and only over the same array: just then are the
             // segments asked, which costs two slices (heapBase's Optional is not always eliminated either),
             // so separate arrays, and in-place calls, are checked without allocating.
-            apart = b.address() - a.address();
+            apart = (b.address() + bStart) - (a.address() + aStart);
             if (apart == 0 || Math.abs(apart) >= bytes
-                    || a.asSlice(0, bytes).asOverlappingSlice(b.asSlice(0, bytes)).isEmpty()) {
+                    || a.asSlice(aStart, bytes).asOverlappingSlice(b.asSlice(bStart, bytes)).isEmpty()) {
                 return;
             }
         }

@@ -23,7 +23,7 @@ public final class BatchNorm1d extends BatchNormLayer {
     @Override
     void checkSpatialRank(TensorShape shape) {
         if (shape.spatialRank() > 1) {
-            throw new IllegalArgumentException("BatchNorm1d expected 2D or 3D input, got " + (shape.spatialRank() + 2)
+            throw new IllegalArgumentException(this + " expected 2D or 3D input, got " + (shape.spatialRank() + 2)
                     + "D input of shape " + shape);
         }
     }

@@ -23,7 +23,7 @@ public final class BatchNorm2d extends BatchNormLayer {
     @Override
     void checkSpatialRank(TensorShape shape) {
         if (shape.spatialRank() != 2) {
-            throw new IllegalArgumentException("BatchNorm2d expected 4D input, got " + (shape.spatialRank() + 2)
+            throw new IllegalArgumentException(this + " expected 4D input, got " + (shape.spatialRank() + 2)
                     + "D input of shape " + shape);
         }
     }

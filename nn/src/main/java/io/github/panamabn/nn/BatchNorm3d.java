@@ -23,7 +23,7 @@ public final class BatchNorm3d extends BatchNormLayer {
     @Override
     void checkSpatialRank(TensorShape shape) {
         if (shape.spatialRank() != 3) {
-            throw new IllegalArgumentException("BatchNorm3d expected 5D input, got " + (shape.spatialRank() + 2)
+            throw new IllegalArgumentException(this + " expected 5D input, got " + (shape.spatialRank() + 2)
                     + "D input of shape " + shape);
         }
     }

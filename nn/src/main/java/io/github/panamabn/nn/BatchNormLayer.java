@@ -1,9 +1,15 @@
 package io.github.panamabn.nn;
 
 import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.Affine;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.GradientMode;
+import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.RunningStatistics;
+import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.kernels.TensorView;
 import io.github.panamabn.nn.safetensors.SafeTensors;
 import io.github.panamabn.nn.safetensors.SafeTensors.Tensor;
 import java.io.IOException;
@@ -24,6 +30,10 @@ import java.util.Map;
  * batch with one value per channel is an error. In eval mode it normalizes with the running
  * statistics, or with the batch's own when the layer tracks none.
  *
+ * <p>Tensors come as {@link TensorView}s (a {@code float[]} or a {@code MemorySegment}, heap or
+ * native, whole or a window) or as {@code float[]}s whose length must be the shape's element count.
+ * Errors name the layer: its class and options, and the name given with {@link #setName}.
+ *
  * <p>Threads: eval-mode {@link #forward} writes nothing in the layer and allocates nothing per
  * call, so many threads may run it at once on one layer. Training-mode forward, {@link #backward}
  * and {@link #loadStateDict} change the layer: two threads in them at once are detected and the
@@ -38,7 +48,9 @@ public abstract class BatchNormLayer implements Layer {
     private final int numFeatures;
     private final BatchNormOptions options;
     private final Activation activation;
+    private final NormConfig config;
     private volatile BatchNorm kernels;
+    private String name;
 
     private final float[] weight;
     private final float[] bias;
@@ -55,11 +67,14 @@ public abstract class BatchNormLayer implements Layer {
 
     // Saved by a training-mode forward for its backward; scratch of backward.
     private final ChannelStatistics batchStats;
-    private final float[] saveMean;
-    private final float[] saveInvStd;
+    private final SavedStatistics saved;
     private boolean hasSavedStatistics;
-    private final float[] dgamma;
-    private final float[] dbeta;
+    // What an eval-mode backward differentiates with.
+    private final SavedStatistics evalStatistics;
+    private final ChannelStatistics evalBatchStats;
+    private final Affine affine;
+    private final Affine affineGrad;
+    private final RunningStatistics running;
 
     /**
      * @param numFeatures C, the number of channels
@@ -76,6 +91,7 @@ public abstract class BatchNormLayer implements Layer {
         this.numFeatures = numFeatures;
         this.options = options;
         this.activation = activation;
+        this.config = new NormConfig(options.eps(), activation);
         this.kernels = BatchNorm.get();
         this.weight = options.affine() ? new float[numFeatures] : null;
         this.bias = options.affine() ? new float[numFeatures] : null;
@@ -84,10 +100,12 @@ public abstract class BatchNormLayer implements Layer {
         this.runningMean = options.trackRunningStats() ? new float[numFeatures] : null;
         this.runningVar = options.trackRunningStats() ? new float[numFeatures] : null;
         this.batchStats = new ChannelStatistics(numFeatures);
-        this.saveMean = new float[numFeatures];
-        this.saveInvStd = new float[numFeatures];
-        this.dgamma = new float[numFeatures];
-        this.dbeta = new float[numFeatures];
+        this.saved = new SavedStatistics(numFeatures);
+        this.evalStatistics = new SavedStatistics(numFeatures);
+        this.evalBatchStats = new ChannelStatistics(numFeatures);
+        this.affine = options.affine() ? Affine.of(weight, bias) : Affine.none();
+        this.affineGrad = options.affine() ? Affine.of(new float[numFeatures], new float[numFeatures]) : Affine.none();
+        this.running = options.trackRunningStats() ? RunningStatistics.of(runningMean, runningVar) : null;
         resetParameters();
     }
 
@@ -107,6 +125,23 @@ public abstract class BatchNormLayer implements Layer {
     /** The fused activation. */
     public Activation activation() {
         return activation;
+    }
+
+    /** The name given with {@link #setName}, or null. */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Names this layer (e.g. its key in a model, {@code "layer1.0.bn1"}): errors and {@link #toString()}
+     * then say it.
+     */
+    public BatchNormLayer setName(String name) {
+        if (name == null) {
+            throw new NullPointerException("name must not be null");
+        }
+        this.name = name;
+        return this;
     }
 
     /** The kernels this layer runs on ({@link BatchNorm#get()} unless set). */
@@ -257,11 +292,30 @@ public abstract class BatchNormLayer implements Layer {
 
     private void checkShape(TensorShape shape) {
         if (shape == null) {
-            throw new NullPointerException("shape must not be null");
+            throw new NullPointerException(this + ": shape must not be null");
         }
         checkSpatialRank(shape);
         if (shape.channels() != numFeatures) {
-            throw new IllegalArgumentException("expected " + numFeatures + " channels, got input of shape " + shape);
+            throw new IllegalArgumentException(this + " expects " + numFeatures + " channels, got input of shape "
+                    + shape);
+        }
+    }
+
+    /** Checks x's presence and shape, and that the other views present have its shape; returns it. */
+    private TensorShape checkViews(TensorView x, TensorView a, TensorView b, TensorView c) {
+        if (x == null) {
+            throw new NullPointerException(this + ": x must not be null");
+        }
+        checkShape(x.shape());
+        sameShape(x, a, "y");
+        sameShape(x, b, "dy");
+        sameShape(x, c, "dx");
+        return x.shape();
+    }
+
+    private void sameShape(TensorView x, TensorView v, String name) {
+        if (v != null && !v.shape().equals(x.shape())) {
+            throw new IllegalArgumentException(this + ": " + name + " has shape " + v.shape() + " but x has " + x.shape());
         }
     }
 
@@ -270,36 +324,52 @@ public abstract class BatchNormLayer implements Layer {
     }
 
     /**
-     * Forward pass of x into y (both {@code shape.elementCount()} floats from index 0). In eval mode y
-     * may be x (in place); in training mode it may not, as backward needs x.
-     *
-     * @throws IllegalArgumentException for a wrong shape, or one value per channel in training mode
+     * Forward pass of x into y, arrays of exactly {@code shape.elementCount()} floats; see
+     * {@link #forward(TensorView, TensorView)}.
      */
     @Override
     public void forward(TensorShape shape, float[] x, float[] y) {
         checkShape(shape);
+        ArrayViews views = ArrayViews.get();
+        try {
+            forward(views.x(this, shape, x), views.y(this, shape, y));
+        } finally {
+            views.release();
+        }
+    }
+
+    /**
+     * Forward pass of x into y. In eval mode y may be x (in place); in training mode it may not, as
+     * backward needs x.
+     *
+     * @throws IllegalArgumentException for a wrong shape, or one value per channel in training mode
+     */
+    public void forward(TensorView x, TensorView y) {
+        TensorShape shape = checkViews(x, y, null, null);
+        if (y == null) {
+            throw new NullPointerException(this + ": y must not be null");
+        }
         BatchNorm kernels = this.kernels;
         if (!usesBatchStatistics()) {
-            kernels.forwardInference(shape, x, 0, y, 0, runningMean, runningVar, weight, bias, options.eps(), activation);
+            kernels.forwardInference(config, running, x, y, affine);
             return;
         }
         if (!training) {
             // Eval without running statistics: the batch's own, and nothing saved (so eval stays read-only).
-            kernels.forwardTraining(shape, x, 0, y, 0, weight, bias, options.eps(), activation, null, null, null);
+            kernels.forwardTraining(config, x, y, affine);
             return;
         }
         if (shape.perChannelCount() <= 1) {
-            throw new IllegalArgumentException("expected more than 1 value per channel when training, got input of "
-                    + "shape " + shape);
+            throw new IllegalArgumentException(this + " expects more than 1 value per channel when training, got "
+                    + "input of shape " + shape);
         }
-        if (x == y) {
-            throw new IllegalArgumentException("in-place forward (y is x) is not allowed in training mode: "
+        if (sameStorage(x, y)) {
+            throw new IllegalArgumentException(this + ": in-place forward (y is x) is not allowed in training mode: "
                     + "backward needs x");
         }
-        requireLength(y, shape.elementCount(), "y");
         enter();
         try {
-            kernels.statistics(shape, x, 0, batchStats);
+            kernels.statistics(x, batchStats);
             int bad = firstUnfitChannel();
             if (bad >= 0 && nonFinitePolicy == NonFinitePolicy.THROW) {
                 String values = " (mean " + batchStats.mean(bad) + ", variance " + batchStats.variance(bad) + ")";
@@ -309,8 +379,7 @@ public abstract class BatchNormLayer implements Layer {
                         : "are not finite in channel " + bad + values + ": the input has NaN or infinite values")
                         + "; nothing was written or updated");
             }
-            kernels.forwardWithStatistics(shape, x, 0, y, 0, batchStats, weight, bias, options.eps(), activation,
-                    saveMean, saveInvStd);
+            kernels.forwardWithStatistics(config, batchStats, x, y, affine, saved);
             hasSavedStatistics = true;
             if (runningMean != null) {
                 if (bad >= 0) {
@@ -322,6 +391,18 @@ public abstract class BatchNormLayer implements Layer {
         } finally {
             exit();
         }
+    }
+
+    /** Whether two views start at the same float of the same storage. */
+    private static boolean sameStorage(TensorView a, TensorView b) {
+        if (a.isArray() != b.isArray() || a.offset() != b.offset()) {
+            return false;
+        }
+        if (a.isArray()) {
+            return a.array() == b.array();
+        }
+        return a.segment().isNative() == b.segment().isNative() && a.segment().address() == b.segment().address()
+                && (a.segment().isNative() || a.segment().heapBase().equals(b.segment().heapBase()));
     }
 
     private boolean isFinite(int c) {
@@ -377,17 +458,53 @@ public abstract class BatchNormLayer implements Layer {
     }
 
     /**
-     * Backward pass: given the forward's input x, its output y (needed only with a fused ReLU) and
-     * the output gradient dy, writes the input gradient into dx (may be dy; null to skip) and adds
-     * the parameter gradients to {@link #weightGrad()} and {@link #biasGrad()}. In training mode it
-     * differentiates the last training-mode forward (batch statistics); in eval mode the forward with
-     * running statistics.
-     *
-     * @throws IllegalStateException in training mode before any training-mode forward
+     * Backward pass on arrays of exactly {@code shape.elementCount()} floats; {@code dx} null skips the
+     * input gradient (a first layer). See {@link #backward(TensorView, TensorView, TensorView, TensorView)}.
      */
     @Override
     public void backward(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
         checkShape(shape);
+        ArrayViews views = ArrayViews.get();
+        try {
+            TensorView xv = views.x(this, shape, x);
+            TensorView yv = y == null && activation != Activation.RELU ? xv : views.y(this, shape, y);
+            TensorView dyv = views.dy(this, shape, dy);
+            if (dx == null) {
+                backwardParameters(xv, yv, dyv);
+            } else {
+                backward(xv, yv, dyv, views.dx(this, shape, dx));
+            }
+        } finally {
+            views.release();
+        }
+    }
+
+    /**
+     * Backward pass: given the forward's input x, its output y (read only with a fused ReLU) and the
+     * output gradient dy, writes the input gradient into dx (may be dy) and adds the parameter
+     * gradients to {@link #weightGrad()} and {@link #biasGrad()}. In training mode it differentiates
+     * the last training-mode forward (batch statistics); in eval mode the forward with running
+     * statistics.
+     *
+     * @throws IllegalStateException in training mode before any training-mode forward
+     */
+    public void backward(TensorView x, TensorView y, TensorView dy, TensorView dx) {
+        if (dx == null) {
+            throw new NullPointerException(this + ": dx must not be null (backwardParameters skips it)");
+        }
+        backwardChecked(x, y, dy, dx);
+    }
+
+    /** As {@link #backward(TensorView, TensorView, TensorView, TensorView)} without the input gradient. */
+    public void backwardParameters(TensorView x, TensorView y, TensorView dy) {
+        backwardChecked(x, y, dy, null);
+    }
+
+    private void backwardChecked(TensorView x, TensorView y, TensorView dy, TensorView dx) {
+        TensorShape shape = checkViews(x, y, dy, dx);
+        if (y == null || dy == null) {
+            throw new NullPointerException(this + ": y and dy must not be null");
+        }
         enter();
         try {
             backwardEntered(shape, x, y, dy, dx);
@@ -396,52 +513,35 @@ public abstract class BatchNormLayer implements Layer {
         }
     }
 
-    private static void requireLength(float[] a, long count, String name) {
-        if (a == null) {
-            throw new NullPointerException(name + " must not be null");
-        }
-        if (a.length < count) {
-            throw new IndexOutOfBoundsException(name + " has length " + a.length + " but the shape needs " + count);
-        }
-    }
-
-    private void backwardEntered(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
+    private void backwardEntered(TensorShape shape, TensorView x, TensorView y, TensorView dy, TensorView dx) {
         BatchNorm kernels = this.kernels;
-        // Everything checked before the eval-mode branch below overwrites the saved statistics.
-        long count = shape.elementCount();
-        requireLength(x, count, "x");
-        requireLength(dy, count, "dy");
-        if (activation == Activation.RELU) {
-            requireLength(y, count, "y (the forward output, needed for the ReLU's gradient)");
-        }
-        if (dx != null) {
-            requireLength(dx, count, "dx");
-        }
-        float[] mean = saveMean;
-        float[] invStd = saveInvStd;
         boolean batch = usesBatchStatistics();
         if (training && !hasSavedStatistics) {
-            throw new IllegalStateException("backward in training mode needs a training-mode forward first");
+            throw new IllegalStateException(this + ": backward in training mode needs a training-mode forward first");
         }
+        SavedStatistics statistics = saved;
         if (!training) {
+            // The eval forward's statistics, apart from what the last training forward saved.
+            statistics = evalStatistics;
             if (runningMean != null) {
-                mean = runningMean;
-                for (int c = 0; c < numFeatures; c++) {
-                    saveInvStd[c] = (float) (1 / Math.sqrt((double) runningVar[c] + options.eps()));
-                }
+                statistics.setFromRunning(running, options.eps());
             } else {
-                kernels.statistics(shape, x, 0, batchStats);
+                kernels.statistics(x, evalBatchStats);
                 for (int c = 0; c < numFeatures; c++) {
-                    saveMean[c] = (float) batchStats.mean(c);
-                    saveInvStd[c] = (float) (1 / Math.sqrt(batchStats.variance(c) + options.eps()));
+                    statistics.mean()[c] = (float) evalBatchStats.mean(c);
+                    statistics.invStd()[c] = (float) (1 / Math.sqrt(evalBatchStats.variance(c) + options.eps()));
                 }
             }
-            // Eval-mode statistics overwrote the saved ones.
-            hasSavedStatistics = false;
         }
-        kernels.backward(shape, x, 0, dy, 0, y, 0, dx, 0, weight, mean, invStd, batch, activation,
-                weight == null ? null : dgamma, weight == null ? null : dbeta);
+        GradientMode mode = batch ? GradientMode.BATCH_STATISTICS : GradientMode.FIXED_STATISTICS;
+        if (dx == null) {
+            kernels.parameterGradients(config, mode, statistics, x, y, dy, affineGrad);
+        } else {
+            kernels.backward(config, mode, statistics, x, y, dy, dx, affine, affineGrad);
+        }
         if (weight != null) {
+            float[] dgamma = affineGrad.weight();
+            float[] dbeta = affineGrad.bias();
             for (int c = 0; c < numFeatures; c++) {
                 weightGrad[c] += dgamma[c];
                 biasGrad[c] += dbeta[c];
@@ -569,7 +669,7 @@ public abstract class BatchNormLayer implements Layer {
 
     @Override
     public String toString() {
-        return getClass().getSimpleName() + "(" + numFeatures + ", eps=" + options.eps() + ", momentum="
+        return (name == null ? "" : name + ": ") + getClass().getSimpleName() + "(" + numFeatures + ", eps=" + options.eps() + ", momentum="
                 + options.momentum() + ", affine=" + options.affine() + ", track_running_stats="
                 + options.trackRunningStats() + (activation == Activation.RELU ? ", fused ReLU" : "") + ")";
     }

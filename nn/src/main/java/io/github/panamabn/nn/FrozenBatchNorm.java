@@ -1,6 +1,10 @@
 package io.github.panamabn.nn;
 
 import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.Affine;
+import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.RunningStatistics;
+import io.github.panamabn.kernels.TensorView;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.TensorShape;
 
@@ -12,12 +16,9 @@ import io.github.panamabn.kernels.TensorShape;
  * call from many threads at once; it allocates nothing per call once a thread has run it.
  */
 public final class FrozenBatchNorm {
-    private final float[] runningMean;
-    private final float[] runningVar;
-    private final float[] weight;
-    private final float[] bias;
-    private final float eps;
-    private final Activation activation;
+    private final RunningStatistics statistics;
+    private final Affine affine;
+    private final NormConfig config;
     private final BatchNorm kernels;
 
     /**
@@ -42,30 +43,49 @@ public final class FrozenBatchNorm {
         if (runningMean == null || runningVar == null || activation == null || kernels == null) {
             throw new NullPointerException("runningMean, runningVar, activation and kernels must not be null");
         }
-        this.runningMean = runningMean.clone();
-        this.runningVar = runningVar.clone();
-        this.weight = weight == null ? null : weight.clone();
-        this.bias = bias == null ? null : bias.clone();
-        this.eps = eps;
-        this.activation = activation;
+        this.statistics = RunningStatistics.of(runningMean.clone(), runningVar.clone());
+        float[] w = weight == null ? null : weight.clone();
+        float[] b = bias == null ? null : bias.clone();
+        this.affine = w != null && b != null ? Affine.of(w, b) : w != null ? Affine.weightOnly(w)
+                : b != null ? Affine.biasOnly(b) : Affine.none();
+        this.config = new NormConfig(eps, activation);
         this.kernels = kernels;
-        // Validates lengths, eps and variances now rather than at the first forward.
-        float[] probe = new float[runningMean.length];
-        kernels.forwardInference(TensorShape.nc(1, runningMean.length), probe, 0, probe, 0,
-                this.runningMean, this.runningVar, this.weight, this.bias, eps, activation);
+        // Validates lengths and variances now rather than at the first forward.
+        TensorShape probeShape = TensorShape.nc(1, runningMean.length);
+        TensorView probe = TensorView.of(probeShape, new float[runningMean.length]);
+        kernels.forwardInference(config, statistics, probe, probe, affine);
     }
 
     /** The number of channels. */
     public int channels() {
-        return runningMean.length;
+        return statistics.channels();
     }
 
     /**
-     * Normalizes {@code x} into {@code y}; {@code y} may be {@code x} (in place).
+     * Normalizes {@code x} into {@code y}, arrays of exactly {@code shape.elementCount()} floats; {@code y}
+     * may be {@code x} (in place).
      *
      * @param shape the tensor's shape, with {@link #channels()} channels
      */
     public void forward(TensorShape shape, float[] x, float[] y) {
-        kernels.forwardInference(shape, x, 0, y, 0, runningMean, runningVar, weight, bias, eps, activation);
+        if (shape == null) {
+            throw new NullPointerException(this + ": shape must not be null");
+        }
+        ArrayViews views = ArrayViews.get();
+        try {
+            forward(views.x(this, shape, x), views.y(this, shape, y));
+        } finally {
+            views.release();
+        }
+    }
+
+    /** Normalizes {@code x} into {@code y}, heap or off-heap; {@code y} may be {@code x} (in place). */
+    public void forward(TensorView x, TensorView y) {
+        kernels.forwardInference(config, statistics, x, y, affine);
+    }
+
+    @Override
+    public String toString() {
+        return "FrozenBatchNorm(" + channels() + ", eps=" + config.eps() + ")";
     }
 }

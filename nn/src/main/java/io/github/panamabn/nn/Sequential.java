@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * Layers applied in order. Keeps each layer's output from the last {@link #forward} for
- * {@link #backward}, in buffers reused across calls (grown when the batch grows), so an instance is
+ * {@link #backward}, in buffers reused across calls (remade when the batch size changes), so an instance is
  * used by one thread at a time.
  */
 public final class Sequential {
@@ -64,7 +64,7 @@ public final class Sequential {
         for (int i = 0; i < layers.size(); i++) {
             shapes[i + 1] = layers.get(i).outputShape(shapes[i]);
             int size = Math.toIntExact(shapes[i + 1].elementCount());
-            if (outputs[i] == null || outputs[i].length < size) {
+            if (outputs[i] == null || outputs[i].length != size) {
                 outputs[i] = new float[size];
             }
             layers.get(i).forward(shapes[i], current, outputs[i]);
@@ -88,7 +88,7 @@ public final class Sequential {
             if (i > 0) {
                 int size = Math.toIntExact(shapes[i].elementCount());
                 int slot = i % 2;
-                if (gradients[slot] == null || gradients[slot].length < size) {
+                if (gradients[slot] == null || gradients[slot].length != size) {
                     gradients[slot] = new float[size];
                 }
                 dx = gradients[slot];

@@ -13,6 +13,11 @@ public final class Sgd {
     private final float momentum;
     private float learningRate;
 
+    /** Plain SGD (momentum 0, PyTorch's default) over {@code parameters}. */
+    public Sgd(List<Parameter> parameters, float learningRate) {
+        this(parameters, learningRate, 0f);
+    }
+
     /** An optimizer over {@code parameters}. */
     public Sgd(List<Parameter> parameters, float learningRate, float momentum) {
         if (!(learningRate > 0) || !(momentum >= 0 && momentum < 1)) {

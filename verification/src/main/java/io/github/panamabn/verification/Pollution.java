@@ -1,11 +1,17 @@
 package io.github.panamabn.verification;
 
 import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.Affine;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.GradientMode;
 import io.github.panamabn.kernels.Implementation;
 import io.github.panamabn.kernels.Layout;
+import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.RunningStatistics;
+import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.kernels.TensorView;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -26,7 +32,18 @@ public final class Pollution implements AutoCloseable {
     public enum Kernel { STATISTICS, FORWARD_TRAINING, FORWARD_INFERENCE, BACKWARD_TRAINING, BACKWARD_FIXED_STATISTICS }
 
     /** Heap segments over float[] run as arrays; over byte[] and off-heap they run as segments. */
-    public enum Storage { ARRAY, FLOAT_HEAP_SEGMENT, BYTE_HEAP_SEGMENT, NATIVE_SEGMENT }
+    public enum Storage {
+        /** Every tensor a float[]. */
+        ARRAY,
+        /** Every tensor a heap segment over a float[]. */
+        FLOAT_HEAP_SEGMENT,
+        /** Every tensor a heap segment over a byte[]. */
+        BYTE_HEAP_SEGMENT,
+        /** Every tensor native memory. */
+        NATIVE_SEGMENT,
+        /** x and dy float[], y and dx native: the call runs on segments, the arrays wrapped once per view. */
+        MIXED
+    }
 
     private final Arena arena = Arena.ofShared();
     private final List<Call> calls = new ArrayList<>();
@@ -111,21 +128,14 @@ public final class Pollution implements AutoCloseable {
     private static final class Tensors {
         final TensorShape shape;
         final Storage storage;
-        float[] x;
-        float[] y;
-        float[] dy;
-        float[] dx;
-        MemorySegment xs;
-        MemorySegment ys;
-        MemorySegment dys;
-        MemorySegment dxs;
-        final float[] gamma;
-        final float[] beta;
-        final float[] mean;
-        final float[] var;
-        final float[] invStd;
-        final float[] dgamma;
-        final float[] dbeta;
+        final TensorView x;
+        final TensorView y;
+        final TensorView dy;
+        final TensorView dx;
+        final Affine affine;
+        final RunningStatistics running;
+        final SavedStatistics saved;
+        final Affine affineGrad;
         final ChannelStatistics stats;
 
         Tensors(TensorShape shape, Storage storage, Random random, Arena arena) {
@@ -139,24 +149,19 @@ public final class Pollution implements AutoCloseable {
                     d[i] = (float) random.nextGaussian();
                 }
             }
-            if (storage == Storage.ARRAY) {
-                x = data[0];
-                y = data[1];
-                dy = data[2];
-                dx = data[3];
-            } else {
-                xs = segment(data[0], storage, arena);
-                ys = segment(data[1], storage, arena);
-                dys = segment(data[2], storage, arena);
-                dxs = segment(data[3], storage, arena);
+            TensorView[] views = new TensorView[4];
+            for (int i = 0; i < 4; i++) {
+                boolean array = storage == Storage.ARRAY || (storage == Storage.MIXED && i % 2 == 0);
+                views[i] = array ? TensorView.of(shape, data[i]) : TensorView.of(shape, segment(data[i], storage, arena));
             }
-            gamma = filled(c, 1.5f);
-            beta = filled(c, 0.25f);
-            mean = filled(c, 0.1f);
-            var = filled(c, 0.9f);
-            invStd = filled(c, 1.05f);
-            dgamma = new float[c];
-            dbeta = new float[c];
+            x = views[0];
+            y = views[1];
+            dy = views[2];
+            dx = views[3];
+            affine = Affine.of(filled(c, 1.5f), filled(c, 0.25f));
+            running = RunningStatistics.of(filled(c, 0.1f), filled(c, 0.9f));
+            saved = SavedStatistics.of(filled(c, 0.1f), filled(c, 1.05f));
+            affineGrad = Affine.of(new float[c], new float[c]);
             stats = new ChannelStatistics(c);
         }
 
@@ -164,7 +169,7 @@ public final class Pollution implements AutoCloseable {
             MemorySegment s = switch (storage) {
                 case FLOAT_HEAP_SEGMENT -> MemorySegment.ofArray(new float[data.length]);
                 case BYTE_HEAP_SEGMENT -> MemorySegment.ofArray(new byte[data.length * Float.BYTES]);
-                case NATIVE_SEGMENT -> arena.allocate((long) data.length * Float.BYTES, 64);
+                case NATIVE_SEGMENT, MIXED -> arena.allocate((long) data.length * Float.BYTES, 64);
                 case ARRAY -> throw new AssertionError();
             };
             MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, data.length);
@@ -183,12 +188,14 @@ public final class Pollution implements AutoCloseable {
         private final Kernel kernel;
         private final Tensors t;
         private final Activation activation;
+        private final NormConfig config;
         private final BatchNorm bn;
 
         private Call(Kernel kernel, Tensors t, Activation activation, BatchNorm bn) {
             this.kernel = kernel;
             this.t = t;
             this.activation = activation;
+            this.config = NormConfig.DEFAULT.withActivation(activation);
             this.bn = bn;
         }
 
@@ -199,42 +206,14 @@ public final class Pollution implements AutoCloseable {
 
         /** Makes the call. */
         public void run() {
-            TensorShape s = t.shape;
-            boolean arrays = t.storage == Storage.ARRAY;
             switch (kernel) {
-                case STATISTICS -> {
-                    if (arrays) {
-                        bn.statistics(s, t.x, 0, t.stats);
-                    } else {
-                        bn.statistics(s, t.xs, t.stats);
-                    }
-                }
-                case FORWARD_TRAINING -> {
-                    if (arrays) {
-                        bn.forwardTraining(s, t.x, 0, t.y, 0, t.gamma, t.beta, 1e-5f, activation, t.stats, t.mean,
-                                t.invStd);
-                    } else {
-                        bn.forwardTraining(s, t.xs, t.ys, t.gamma, t.beta, 1e-5f, activation, t.stats, t.mean,
-                                t.invStd);
-                    }
-                }
-                case FORWARD_INFERENCE -> {
-                    if (arrays) {
-                        bn.forwardInference(s, t.x, 0, t.y, 0, t.mean, t.var, t.gamma, t.beta, 1e-5f, activation);
-                    } else {
-                        bn.forwardInference(s, t.xs, t.ys, t.mean, t.var, t.gamma, t.beta, 1e-5f, activation);
-                    }
-                }
-                case BACKWARD_TRAINING, BACKWARD_FIXED_STATISTICS -> {
-                    boolean training = kernel == Kernel.BACKWARD_TRAINING;
-                    if (arrays) {
-                        bn.backward(s, t.x, 0, t.dy, 0, t.y, 0, t.dx, 0, t.gamma, t.mean, t.invStd, training,
-                                activation, t.dgamma, t.dbeta);
-                    } else {
-                        bn.backward(s, t.xs, t.dys, t.ys, t.dxs, t.gamma, t.mean, t.invStd, training, activation,
-                                t.dgamma, t.dbeta);
-                    }
-                }
+                case STATISTICS -> bn.statistics(t.x, t.stats);
+                case FORWARD_TRAINING -> bn.forwardTraining(config, t.x, t.y, t.affine, t.saved, t.stats);
+                case FORWARD_INFERENCE -> bn.forwardInference(config, t.running, t.x, t.y, t.affine);
+                case BACKWARD_TRAINING -> bn.backward(config, GradientMode.BATCH_STATISTICS, t.saved, t.x, t.y, t.dy,
+                        t.dx, t.affine, t.affineGrad);
+                case BACKWARD_FIXED_STATISTICS -> bn.backward(config, GradientMode.FIXED_STATISTICS, t.saved, t.x, t.y,
+                        t.dy, t.dx, t.affine, t.affineGrad);
                 default -> throw new AssertionError(kernel);
             }
         }

@@ -55,11 +55,11 @@ class BackwardPropertyTest {
             float[] y = new float[st.x.length];
             float[] mean = new float[channels];
             float[] invStd = new float[channels];
-            bn.forwardTraining(shape, st.x, off, y, off, st.gamma, null, 1e-3f, st.activation, null, mean, invStd);
+            Calls.forwardTraining(bn, shape, st.x, off, y, off, st.gamma, null, 1e-3f, st.activation, null, mean, invStd);
             float[] dx = new float[st.x.length];
             float[] dgamma = new float[channels];
             float[] dbeta = new float[channels];
-            bn.backward(shape, st.x, off, st.dy, off, y, off, dx, off, st.gamma, mean, invStd, st.training,
+            Calls.backward(bn, shape, st.x, off, st.dy, off, y, off, dx, off, st.gamma, mean, invStd, st.training,
                     st.activation, dgamma, dbeta);
             float[] mask = st.activation == Activation.RELU ? y : null;
             Oracle.Gradients o = Oracle.backward(shape, st.x, off, st.dy, off, mask, off, st.gamma,
@@ -82,12 +82,12 @@ class BackwardPropertyTest {
             float[] y = new float[st.x.length];
             float[] mean = new float[channels];
             float[] invStd = new float[channels];
-            bn.forwardTraining(shape, st.x, off, y, off, st.gamma, null, 1e-5f, st.activation, null, mean, invStd);
+            Calls.forwardTraining(bn, shape, st.x, off, y, off, st.gamma, null, 1e-5f, st.activation, null, mean, invStd);
             float[] dx = new float[st.x.length];
-            bn.backward(shape, st.x, off, st.dy, off, y, off, dx, off, st.gamma, mean, invStd, st.training,
+            Calls.backward(bn, shape, st.x, off, st.dy, off, y, off, dx, off, st.gamma, mean, invStd, st.training,
                     st.activation, null, null);
             float[] inPlace = st.dy.clone();
-            bn.backward(shape, st.x, off, inPlace, off, y, off, inPlace, off, st.gamma, mean, invStd, st.training,
+            Calls.backward(bn, shape, st.x, off, inPlace, off, y, off, inPlace, off, st.gamma, mean, invStd, st.training,
                     st.activation, null, null);
             for (int i = off; i < dx.length; i++) {
                 assertEquals(Float.floatToIntBits(dx[i]), Float.floatToIntBits(inPlace[i]), "in place, element " + i);
@@ -100,7 +100,7 @@ class BackwardPropertyTest {
                 MemorySegment.copy(st.x, off, xs, ValueLayout.JAVA_FLOAT, 0, count);
                 MemorySegment.copy(st.dy, off, dys, ValueLayout.JAVA_FLOAT, 0, count);
                 MemorySegment.copy(y, off, ys, ValueLayout.JAVA_FLOAT, 0, count);
-                bn.backward(shape, xs, dys, ys, dxs, st.gamma, mean, invStd, st.training, st.activation, null, null);
+                Calls.backward(bn, shape, xs, dys, ys, dxs, st.gamma, mean, invStd, st.training, st.activation, null, null);
                 float[] viaSegments = dxs.toArray(ValueLayout.JAVA_FLOAT);
                 for (int i = 0; i < count; i++) {
                     assertEquals(Float.floatToIntBits(dx[off + i]), Float.floatToIntBits(viaSegments[i]), "segment element " + i);

@@ -136,7 +136,7 @@ class BatchNormLayerTest {
                 () -> new BatchNorm3d(3).forward(TensorShape.nchw(4, 3, 2, 2), new float[48], new float[48]));
         t = assertThrows(IllegalArgumentException.class,
                 () -> new BatchNorm2d(4).forward(NCHW, new float[630], new float[630]));
-        assertTrue(t.getMessage().contains("expected 4 channels"), t.getMessage());
+        assertTrue(t.getMessage().contains("BatchNorm2d(4, ") && t.getMessage().contains("expects 4 channels"), t.getMessage());
         new BatchNorm3d(2).forward(TensorShape.ncdhw(2, 2, 3, 2, 2), new float[48], new float[48]);
         new BatchNorm1d(2).forward(TensorShape.ncl(2, 2, 5), new float[20], new float[20]);
     }
@@ -185,12 +185,12 @@ class BatchNormLayerTest {
         float[] mean = new float[5];
         float[] invStd = new float[5];
         float[] y2 = new float[x.length];
-        BatchNorm.get().forwardTraining(NCHW, x, 0, y2, 0, bn.weight(), bn.bias(), 1e-5f, Activation.RELU, null, mean, invStd);
+        Calls.forwardTraining(BatchNorm.get(), NCHW, x, 0, y2, 0, bn.weight(), bn.bias(), 1e-5f, Activation.RELU, null, mean, invStd);
         assertArrayEquals(y2, y);
         float[] dx2 = new float[x.length];
         float[] dgamma = new float[5];
         float[] dbeta = new float[5];
-        BatchNorm.get().backward(NCHW, x, 0, dy, 0, y, 0, dx2, 0, bn.weight(), mean, invStd, true, Activation.RELU,
+        Calls.backward(BatchNorm.get(), NCHW, x, 0, dy, 0, y, 0, dx2, 0, bn.weight(), mean, invStd, true, Activation.RELU,
                 dgamma, dbeta);
         assertArrayEquals(dx2, dx);
         assertArrayEquals(dgamma, bn.weightGrad());
@@ -222,8 +222,15 @@ class BatchNormLayerTest {
         for (int i = 0; i < x.length; i++) {
             assertEquals(o.dx()[i], dx[i], 1e-6 * (1 + Math.abs(o.dx()[i])));
         }
-        assertThrows(IllegalStateException.class, () -> bn.train().backward(NCHW, x, null, dy, dx),
-                "training-mode backward after only an eval backward has no batch statistics");
+        // An eval backward leaves what the training forward saved: a training backward still differentiates it.
+        BatchNorm2d fresh = new BatchNorm2d(5);
+        fresh.forward(NCHW, x, new float[x.length]);
+        float[] expected = new float[x.length];
+        fresh.backward(NCHW, x, null, dy, expected);
+        bn.train().backward(NCHW, x, null, dy, dx);
+        assertArrayEquals(expected, dx);
+        assertThrows(IllegalStateException.class, () -> new BatchNorm2d(5).backward(NCHW, x, null, dy, dx),
+                "training-mode backward before any training forward has no batch statistics");
     }
 
     @Test

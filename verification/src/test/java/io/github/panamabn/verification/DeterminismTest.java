@@ -52,21 +52,21 @@ class DeterminismTest {
             List<int[]> f = new ArrayList<>();
             List<double[]> d = new ArrayList<>();
             ChannelStatistics s = new ChannelStatistics(channels);
-            bn.statistics(shape, x, 0, s);
+            Calls.statistics(bn, shape, x, 0, s);
             d.add(means(s));
             d.add(m2s(s));
             float[] y = new float[count];
             float[] saveMean = new float[channels];
             float[] saveInvStd = new float[channels];
             ChannelStatistics t = new ChannelStatistics(channels);
-            bn.forwardTraining(shape, x, 0, y, 0, gamma, beta, 1e-5f, Activation.RELU, t, saveMean, saveInvStd);
+            Calls.forwardTraining(bn, shape, x, 0, y, 0, gamma, beta, 1e-5f, Activation.RELU, t, saveMean, saveInvStd);
             d.add(means(t));
             d.add(m2s(t));
             f.add(bits(y));
             f.add(bits(saveMean));
             f.add(bits(saveInvStd));
             float[] inPlace = x.clone();
-            bn.forwardTraining(shape, inPlace, 0, inPlace, 0, gamma, beta, 1e-5f, Activation.IDENTITY, null, null,
+            Calls.forwardTraining(bn, shape, inPlace, 0, inPlace, 0, gamma, beta, 1e-5f, Activation.IDENTITY, null, null,
                     null);
             f.add(bits(inPlace));
             float[] inferred = new float[count];
@@ -74,20 +74,20 @@ class DeterminismTest {
             for (int c = 0; c < channels; c++) {
                 var[c] = (float) t.variance(c);
             }
-            bn.forwardInference(shape, x, 0, inferred, 0, saveMean, var, gamma, beta, 1e-5f, Activation.IDENTITY);
+            Calls.forwardInference(bn, shape, x, 0, inferred, 0, saveMean, var, gamma, beta, 1e-5f, Activation.IDENTITY);
             f.add(bits(inferred));
             for (boolean training : new boolean[] {true, false}) {
                 float[] dx = new float[count];
                 float[] dgamma = new float[channels];
                 float[] dbeta = new float[channels];
-                bn.backward(shape, x, 0, dy, 0, y, 0, dx, 0, gamma, saveMean, saveInvStd, training, Activation.RELU,
+                Calls.backward(bn, shape, x, 0, dy, 0, y, 0, dx, 0, gamma, saveMean, saveInvStd, training, Activation.RELU,
                         dgamma, dbeta);
                 f.add(bits(dx));
                 f.add(bits(dgamma));
                 f.add(bits(dbeta));
             }
             float[] dyInPlace = dy.clone();
-            bn.backward(shape, x, 0, dyInPlace, 0, null, 0, dyInPlace, 0, gamma, saveMean, saveInvStd, true,
+            Calls.backward(bn, shape, x, 0, dyInPlace, 0, null, 0, dyInPlace, 0, gamma, saveMean, saveInvStd, true,
                     Activation.IDENTITY, null, null);
             f.add(bits(dyInPlace));
             return new Results(f, d);
@@ -164,7 +164,7 @@ class DeterminismTest {
             float[] saveMean = new float[channels];
             float[] saveInvStd = new float[channels];
             BatchNorm bn = BatchNorm.of(impl).withThreads(2);
-            bn.forwardTraining(shape, x, 0, y, 0, d[2], d[3], 1e-5f, Activation.IDENTITY, s, saveMean, saveInvStd);
+            Calls.forwardTraining(bn, shape, x, 0, y, 0, d[2], d[3], 1e-5f, Activation.IDENTITY, s, saveMean, saveInvStd);
             Oracle.Statistics o = Oracle.statistics(shape, x, 0);
             Tolerance.assertStatistics(o, s, impl + " " + shape);
             Tolerance.assertNormalized(shape, 0, x, y, o.mean(), o.variance(), d[2], d[3], 1e-5, false, o,
@@ -172,7 +172,7 @@ class DeterminismTest {
             float[] dx = new float[x.length];
             float[] dgamma = new float[channels];
             float[] dbeta = new float[channels];
-            bn.backward(shape, x, 0, d[1], 0, null, 0, dx, 0, d[2], saveMean, saveInvStd, true, Activation.IDENTITY,
+            Calls.backward(bn, shape, x, 0, d[1], 0, null, 0, dx, 0, d[2], saveMean, saveInvStd, true, Activation.IDENTITY,
                     dgamma, dbeta);
             Oracle.Gradients g = Oracle.backward(shape, x, 0, d[1], 0, null, 0, d[2], Oracle.toDouble(saveMean),
                     Oracle.toDouble(saveInvStd), true);
@@ -189,14 +189,14 @@ class DeterminismTest {
             float[][] d = data(shape, 42);
             int count = d[0].length;
             float[] y = new float[count];
-            bn.forwardTraining(shape, d[0], 0, y, 0, d[2], d[3], 1e-5f, Activation.IDENTITY, null, null, null);
+            Calls.forwardTraining(bn, shape, d[0], 0, y, 0, d[2], d[3], 1e-5f, Activation.IDENTITY, null, null, null);
             // Shared: the workers take part. Confined: the calling thread alone, same bits.
             for (Arena arena : new Arena[] {Arena.ofShared(), Arena.ofConfined()}) {
                 try (arena) {
                     MemorySegment xs = arena.allocate((long) count * Float.BYTES);
                     MemorySegment ys = arena.allocate((long) count * Float.BYTES);
                     MemorySegment.copy(d[0], 0, xs, ValueLayout.JAVA_FLOAT, 0, count);
-                    bn.forwardTraining(shape, xs, ys, d[2], d[3], 1e-5f, Activation.IDENTITY, null, null, null);
+                    Calls.forwardTraining(bn, shape, xs, ys, d[2], d[3], 1e-5f, Activation.IDENTITY, null, null, null);
                     assertArrayEquals(bits(y), bits(ys.toArray(ValueLayout.JAVA_FLOAT)), impl + " " + shape);
                 }
             }
@@ -211,7 +211,7 @@ class DeterminismTest {
         TensorShape shape = TensorShape.of(Layout.CHANNELS_LAST, 16, 61, 28, 28);
         float[][] d = data(shape, 7);
         float[] expected = new float[d[0].length];
-        BatchNorm.of(impl).forwardTraining(shape, d[0], 0, expected, 0, d[2], d[3], 1e-5f, Activation.IDENTITY,
+        Calls.forwardTraining(BatchNorm.of(impl), shape, d[0], 0, expected, 0, d[2], d[3], 1e-5f, Activation.IDENTITY,
                 null, null, null);
         ExecutorService callers = Executors.newFixedThreadPool(4);
         try {
@@ -220,7 +220,7 @@ class DeterminismTest {
                 Callable<Integer> call = () -> {
                     float[] y = new float[d[0].length];
                     for (int i = 0; i < 10; i++) {
-                        bn.forwardTraining(shape, d[0], 0, y, 0, d[2], d[3], 1e-5f, Activation.IDENTITY, null, null,
+                        Calls.forwardTraining(bn, shape, d[0], 0, y, 0, d[2], d[3], 1e-5f, Activation.IDENTITY, null, null,
                                 null);
                         assertArrayEquals(bits(expected), bits(y));
                     }

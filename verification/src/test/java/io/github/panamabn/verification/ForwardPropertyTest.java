@@ -57,7 +57,7 @@ class ForwardPropertyTest {
             float[] saveMean = new float[shape.channels()];
             float[] saveInvStd = new float[shape.channels()];
             ChannelStatistics stats = new ChannelStatistics(shape.channels());
-            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
+            Calls.forwardTraining(bn, shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
                     stats, saveMean, saveInvStd);
             Oracle.Statistics o = Oracle.statistics(shape, x, tc.offset());
             Tolerance.assertStatistics(o, stats, "training statistics");
@@ -86,7 +86,7 @@ class ForwardPropertyTest {
             }
             float[] x = tc.data();
             float[] y = new float[x.length];
-            bn.forwardInference(shape, x, tc.offset(), y, tc.offset(), mean, var, opt.gamma, opt.beta, opt.eps,
+            Calls.forwardInference(bn, shape, x, tc.offset(), y, tc.offset(), mean, var, opt.gamma, opt.beta, opt.eps,
                     opt.activation);
             Tolerance.assertNormalized(shape, tc.offset(), x, y, Oracle.toDouble(mean), Oracle.toDouble(var), opt.gamma,
                     opt.beta, opt.eps, opt.activation == Activation.RELU, null, "inference");
@@ -108,12 +108,12 @@ class ForwardPropertyTest {
                     float[] mean = new float[shape.channels()];
                     float[] var = new float[shape.channels()];
                     ChannelStatistics stats = new ChannelStatistics(shape.channels());
-                    bn.forwardTraining(shape, x, tc.offset(), trained, tc.offset(), opt.gamma, opt.beta, opt.eps,
+                    Calls.forwardTraining(bn, shape, x, tc.offset(), trained, tc.offset(), opt.gamma, opt.beta, opt.eps,
                             opt.activation, stats, mean, null);
                     for (int c = 0; c < var.length; c++) {
                         var[c] = (float) stats.variance(c);
                     }
-                    bn.forwardInference(shape, x, tc.offset(), inferred, tc.offset(), mean, var, opt.gamma, opt.beta,
+                    Calls.forwardInference(bn, shape, x, tc.offset(), inferred, tc.offset(), mean, var, opt.gamma, opt.beta,
                             opt.eps, opt.activation);
                     // What differs: inference gets the statistics rounded to float. The variance's rounding
                     // moves scale by up to 2u relative; the mean's (training keeps the part below float
@@ -138,10 +138,10 @@ class ForwardPropertyTest {
             Options opt = Options.of(tc);
             float[] x = tc.data();
             float[] y = new float[x.length];
-            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
+            Calls.forwardTraining(bn, shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
                     null, null, null);
             float[] inPlace = x.clone();
-            bn.forwardTraining(shape, inPlace, tc.offset(), inPlace, tc.offset(), opt.gamma, opt.beta, opt.eps,
+            Calls.forwardTraining(bn, shape, inPlace, tc.offset(), inPlace, tc.offset(), opt.gamma, opt.beta, opt.eps,
                     opt.activation, null, null, null);
             for (int i = tc.offset(); i < x.length; i++) {
                 assertEquals(Float.floatToIntBits(y[i]), Float.floatToIntBits(inPlace[i]), "in place, element " + i);
@@ -151,7 +151,7 @@ class ForwardPropertyTest {
                 MemorySegment seg = arena.allocate((long) count * Float.BYTES);
                 MemorySegment out = arena.allocate((long) count * Float.BYTES);
                 MemorySegment.copy(x, tc.offset(), seg, ValueLayout.JAVA_FLOAT, 0, count);
-                bn.forwardTraining(shape, seg, out, opt.gamma, opt.beta, opt.eps, opt.activation, null, null, null);
+                Calls.forwardTraining(bn, shape, seg, out, opt.gamma, opt.beta, opt.eps, opt.activation, null, null, null);
                 float[] viaSegment = out.toArray(ValueLayout.JAVA_FLOAT);
                 float[] expected = java.util.Arrays.copyOfRange(y, tc.offset(), x.length);
                 assertArrayEquals(expected, viaSegment, "native segments");
@@ -168,7 +168,7 @@ class ForwardPropertyTest {
             Options opt = Options.of(tc);
             float[] x = tc.data();
             float[] y = new float[x.length];
-            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps,
+            Calls.forwardTraining(bn, shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps,
                     Activation.IDENTITY, null, null, null);
             for (long n = 0; n < shape.batch(); n++) {
                 for (int c = 0; c < shape.channels(); c++) {
@@ -202,9 +202,9 @@ class ForwardPropertyTest {
             }
             float[] y = new float[x.length];
             float[] ys = new float[x.length];
-            bn.forwardTraining(shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
+            Calls.forwardTraining(bn, shape, x, tc.offset(), y, tc.offset(), opt.gamma, opt.beta, opt.eps, opt.activation,
                     null, null, null);
-            bn.forwardTraining(shape, scaled, tc.offset(), ys, tc.offset(), opt.gamma, opt.beta,
+            Calls.forwardTraining(bn, shape, scaled, tc.offset(), ys, tc.offset(), opt.gamma, opt.beta,
                     Math.scalb(opt.eps, 2 * k), opt.activation, null, null, null);
             for (int i = tc.offset(); i < x.length; i++) {
                 assertEquals(Float.floatToIntBits(y[i]), Float.floatToIntBits(ys[i]), "k = " + k + ", element " + i);

@@ -144,6 +144,16 @@ class FuzzTest {
         return a;
     }
 
+    /** A layer's array: exactly the shape's length, or (invalid) null, shorter or longer. */
+    private static float[] layerData(SplittableRandom r, long count, boolean invalid) {
+        float[] a = data(r, count, 0, false);
+        if (invalid) {
+            int kind = r.nextInt(3);
+            return kind == 0 ? null : Arrays.copyOf(a, (int) count + (kind == 1 ? -1 - r.nextInt(2) : 1 + r.nextInt(2)));
+        }
+        return Arrays.copyOf(a, (int) count);
+    }
+
     private static float[] perChannel(SplittableRandom r, int channels, boolean invalid, boolean nullable, float lo) {
         if (invalid) {
             return r.nextInt(3) == 0 && !nullable ? null : new float[channels + 1 + r.nextInt(2)];
@@ -248,10 +258,10 @@ class FuzzTest {
         out.add(saveInv);
         out.add(stats);
         int fy = yOff;
-        expect(valid, out, "forwardTraining " + s + " flags " + Arrays.toString(b) + " overlap " + overlap + " xOff " + xOff + " yOff " + yOff + " x " + (x == null ? -1 : x.length) + " y " + (y == null ? -1 : y.length), () -> bn.forwardTraining(s, x, xOff, y, fy, gamma, beta, eps, act, stats,
+        expect(valid, out, "forwardTraining " + s + " flags " + Arrays.toString(b) + " overlap " + overlap + " xOff " + xOff + " yOff " + yOff + " x " + (x == null ? -1 : x.length) + " y " + (y == null ? -1 : y.length), () -> Calls.forwardTraining(bn, s, x, xOff, y, fy, gamma, beta, eps, act, stats,
                 saveMean, saveInv), () -> {
                     float[] again = sentinels(y.length);
-                    bn.forwardTraining(s, x.clone(), xOff, again, fy, gamma, beta, eps, act, null, null, null);
+                    Calls.forwardTraining(bn, s, x.clone(), xOff, again, fy, gamma, beta, eps, act, null, null, null);
                     assertTrue(Arrays.equals(y, again), "forwardTraining repeats bit for bit");
                 });
     }
@@ -279,10 +289,10 @@ class FuzzTest {
         boolean valid = !(b[0] || b[1] || b[2] || b[3] || b[4] || b[5] || b[6]);
         Outputs out = new Outputs();
         out.add(y);
-        expect(valid, out, "forwardInference", () -> bn.forwardInference(s, x, xOff, y, 0, mean, var, null, null, eps,
+        expect(valid, out, "forwardInference", () -> Calls.forwardInference(bn, s, x, xOff, y, 0, mean, var, null, null, eps,
                 Activation.IDENTITY), () -> {
                     float[] again = sentinels(y.length);
-                    bn.forwardInference(s, x.clone(), xOff, again, 0, mean, var, null, null, eps, Activation.IDENTITY);
+                    Calls.forwardInference(bn, s, x.clone(), xOff, again, 0, mean, var, null, null, eps, Activation.IDENTITY);
                     assertTrue(Arrays.equals(y, again));
                 });
     }
@@ -308,10 +318,10 @@ class FuzzTest {
         out.add(dbeta);
         boolean training = r.nextBoolean();
         Activation act = relu ? Activation.RELU : Activation.IDENTITY;
-        expect(valid, out, "backward", () -> bn.backward(s, x, 0, dy, 0, y, 0, dx, 0, null, mean, inv, training, act,
+        expect(valid, out, "backward", () -> Calls.backward(bn, s, x, 0, dy, 0, y, 0, dx, 0, null, mean, inv, training, act,
                 dgamma, dbeta), () -> {
                     float[] again = sentinels(dx.length);
-                    bn.backward(s, x, 0, dy.clone(), 0, y, 0, again, 0, null, mean, inv, training, act, null, null);
+                    Calls.backward(bn, s, x, 0, dy.clone(), 0, y, 0, again, 0, null, mean, inv, training, act, null, null);
                     assertTrue(Arrays.equals(dx, again));
                 });
     }
@@ -325,7 +335,7 @@ class FuzzTest {
                 : statsOut(r, s.channels(), false, false);
         Outputs o = new Outputs();
         o.add(out);
-        expect(!(b[0] || b[1] || b[2]), o, "statistics", () -> bn.statistics(s, x, xOff, out), null);
+        expect(!(b[0] || b[1] || b[2]), o, "statistics", () -> Calls.statistics(bn, s, x, xOff, out), null);
     }
 
     private void segments(BatchNorm bn, SplittableRandom r) throws Exception {
@@ -370,9 +380,9 @@ class FuzzTest {
             Arrays.fill(ones, 1f);
             expect(valid, o, what, () -> {
                 switch (which) {
-                    case 0 -> bn.forwardTraining(s, x, y, null, null, 1e-5f, Activation.IDENTITY, null, null, null);
-                    case 1 -> bn.forwardInference(s, x, y, ones, ones, null, null, 1e-5f, Activation.IDENTITY);
-                    default -> bn.backward(s, x, x, null, y, null, ones, ones, true, Activation.IDENTITY, null, null);
+                    case 0 -> Calls.forwardTraining(bn, s, x, y, null, null, 1e-5f, Activation.IDENTITY, null, null, null);
+                    case 1 -> Calls.forwardInference(bn, s, x, y, ones, ones, null, null, 1e-5f, Activation.IDENTITY);
+                    default -> Calls.backward(bn, s, x, x, null, y, null, ones, ones, true, Activation.IDENTITY, null, null);
                 }
             }, null);
         }
@@ -392,8 +402,8 @@ class FuzzTest {
         Arrays.fill(ones, 1);
         TensorShape used = oneValue ? TensorShape.of(s.layout(), 1, s.channels(), ones)
                 : wrongChannels ? TensorShape.of(s.layout(), s.batch(), s.channels() + 1, spatial(s)) : s;
-        float[] x = data(r, used.elementCount(), 0, badX);
-        float[] y = badY ? data(r, used.elementCount(), 0, true) : sentinels((int) used.elementCount());
+        float[] x = layerData(r, used.elementCount(), badX);
+        float[] y = badY ? layerData(r, used.elementCount(), true) : sentinels((int) used.elementCount());
         Outputs o = new Outputs();
         o.add(y);
         o.add(layer.runningMean());
@@ -410,8 +420,8 @@ class FuzzTest {
         // Backward after a successful forward: bad arguments leave the gradients as they were.
         boolean badDy = bad(r);
         boolean badDx = bad(r);
-        float[] dy = data(r, shape.elementCount(), 0, badDy);
-        float[] dx = badDx ? sentinels((int) shape.elementCount() - 1) : sentinels((int) shape.elementCount());
+        float[] dy = layerData(r, shape.elementCount(), badDy);
+        float[] dx = sentinels((int) shape.elementCount() + (badDx ? (r.nextBoolean() ? -1 : 1) : 0));
         layer.weightGrad()[0] = SENTINEL;
         Outputs g = new Outputs();
         g.add(dx);

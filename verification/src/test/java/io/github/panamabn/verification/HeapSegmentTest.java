@@ -63,18 +63,18 @@ class HeapSegmentTest {
                 float[] y = new float[n];
                 float[] mean = new float[c];
                 float[] invStd = new float[c];
-                bn.forwardTraining(shape, x, 0, y, 0, null, null, 1e-5f, Activation.RELU, null, mean, invStd);
+                Calls.forwardTraining(bn, shape, x, 0, y, 0, null, null, 1e-5f, Activation.RELU, null, mean, invStd);
                 float[] dx = new float[n];
-                bn.backward(shape, x, 0, dy, 0, y, 0, dx, 0, null, mean, invStd, true, Activation.RELU, null, null);
+                Calls.backward(bn, shape, x, 0, dy, 0, y, 0, dx, 0, null, mean, invStd, true, Activation.RELU, null, null);
                 for (Function<float[], MemorySegment> in : kinds(arena)) {
                     for (Function<float[], MemorySegment> out : kinds(arena)) {
                         MemorySegment xs = in.apply(x);
                         MemorySegment ys = out.apply(new float[n]);
-                        bn.forwardTraining(shape, xs.asReadOnly(), ys, null, null, 1e-5f, Activation.RELU, null, null,
+                        Calls.forwardTraining(bn, shape, xs.asReadOnly(), ys, null, null, 1e-5f, Activation.RELU, null, null,
                                 null);
                         assertArrayEquals(y, floats(ys, n), "forward " + xs + " -> " + ys);
                         MemorySegment dxs = out.apply(new float[n]);
-                        bn.backward(shape, xs, in.apply(dy), ys, dxs, null, mean, invStd, true, Activation.RELU, null,
+                        Calls.backward(bn, shape, xs, in.apply(dy), ys, dxs, null, mean, invStd, true, Activation.RELU, null,
                                 null);
                         assertArrayEquals(dx, floats(dxs, n), "backward " + xs + " -> " + dxs);
                     }
@@ -87,13 +87,13 @@ class HeapSegmentTest {
     void aPartialOverlapWithinOneHeapArrayIsFoundReadOnlyOrNot() {
         TensorShape shape = TensorShape.nc(4, 2);
         MemorySegment all = MemorySegment.ofArray(new float[16]);
-        assertThrows(IllegalArgumentException.class, () -> BatchNorm.get().forwardInference(shape,
+        assertThrows(IllegalArgumentException.class, () -> Calls.forwardInference(BatchNorm.get(), shape,
                 all.asSlice(0, 32).asReadOnly(), all.asSlice(4, 32), new float[2], new float[] {1, 1}, null, null,
                 1e-5f, Activation.IDENTITY));
         // disjoint halves and separate arrays at the same offsets are fine
-        BatchNorm.get().forwardInference(shape, all.asSlice(0, 32), all.asSlice(32, 32), new float[2],
+        Calls.forwardInference(BatchNorm.get(), shape, all.asSlice(0, 32), all.asSlice(32, 32), new float[2],
                 new float[] {1, 1}, null, null, 1e-5f, Activation.IDENTITY);
-        BatchNorm.get().forwardInference(shape, MemorySegment.ofArray(new float[9]).asSlice(4),
+        Calls.forwardInference(BatchNorm.get(), shape, MemorySegment.ofArray(new float[9]).asSlice(4),
                 MemorySegment.ofArray(new float[10]).asSlice(8), new float[2], new float[] {1, 1}, null, null, 1e-5f,
                 Activation.IDENTITY);
     }

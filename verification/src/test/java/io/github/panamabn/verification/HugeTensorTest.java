@@ -44,7 +44,7 @@ class HugeTensorTest {
 
             ChannelStatistics s = new ChannelStatistics(2);
             BatchNorm bn = BatchNorm.of(impl);
-            bn.statistics(shape, x, s);
+            Calls.statistics(bn, shape, x, s);
             assertEquals(SPATIAL, s.count());
             double n = SPATIAL;
             double expectedMean = a + 1024 / n;
@@ -55,7 +55,7 @@ class HugeTensorTest {
             assertEquals(0.0, s.m2(1));
 
             // Channel 1 is constant: in place it must become beta exactly, up to the last element.
-            bn.forwardInference(shape, x, x, new float[] {a, b}, new float[] {1, 1}, null, new float[] {7, 9},
+            Calls.forwardInference(bn, shape, x, x, new float[] {a, b}, new float[] {1, 1}, null, new float[] {7, 9},
                     1e-5f, Activation.IDENTITY);
             assertEquals(7f, x.getAtIndex(f, 0));
             assertEquals(9f, x.getAtIndex(f, SPATIAL));

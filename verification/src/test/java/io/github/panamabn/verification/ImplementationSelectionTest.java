@@ -94,7 +94,7 @@ class ImplementationSelectionTest {
         public static void main(String[] args) {
             BatchNorm bn = BatchNorm.get();
             ChannelStatistics s = new ChannelStatistics(1);
-            bn.statistics(TensorShape.nc(4, 1), new float[] {1, 1, 3, 3}, 0, s);
+            Calls.statistics(bn, TensorShape.nc(4, 1), new float[] {1, 1, 3, 3}, 0, s);
             System.out.println("selected=" + bn.implementation()
                     + " panamaAvailable=" + BatchNorm.isAvailable(Implementation.PANAMA)
                     + String.format(" mean=%.6f variance=%.6f", s.mean(0), s.variance(0)));

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * caller and the kernels' workers, and must show 0 bytes. What C2 compiles depends on every call the
  * process made: before the loops were split by storage and activation (see {@code ArrayLoops}), this
  * phase made backward box every vector. {@code -Dpanamabn.pollutionSeconds} sets the phase's length
- * (default 20).
+ * (default 20); a failure prints what the JIT did with the loops ({@code -Dpanamabn.jitReport=true}: always).
  */
 @Order(Integer.MAX_VALUE)
 class PollutedAllocationTest {
@@ -34,7 +34,8 @@ class PollutedAllocationTest {
 
     @Test
     void everyKernelAllocatesNothingPerCallAfterThePollutionPhase() {
-        try (Pollution mix = new Pollution(Pollution.serviceShapes(), Pollution.serviceKernels())) {
+        try (Pollution mix = new Pollution(Pollution.serviceShapes(), Pollution.serviceKernels());
+             jdk.jfr.Recording jit = jitRecording()) {
             long made = mix.run(POLLUTION, 12);
             com.sun.management.ThreadMXBean mx =
                     (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
@@ -69,6 +70,9 @@ class PollutedAllocationTest {
                 } else if (round > 1) {
                     repeated++;
                 }
+            }
+            if (!failures.isEmpty() || Boolean.getBoolean("panamabn.jitReport")) {
+                System.out.println(whatTheJitDid(jit));
             }
             System.out.println("Polluted allocation: " + calls.size() + " configurations after " + made
                     + " mixed calls in " + POLLUTION.toSeconds() + " s; " + failures.size() + " allocate; " + repeated
@@ -107,6 +111,57 @@ class PollutedAllocationTest {
             return out.toString();
         } catch (java.io.IOException | RuntimeException e) {
             return "    (no allocation profile: " + e + ")";
+        }
+    }
+
+    /** The JIT's compilations, failures and deoptimizations from now on, for a failure's report. */
+    private static jdk.jfr.Recording jitRecording() {
+        jdk.jfr.Recording r = new jdk.jfr.Recording();
+        r.enable("jdk.Compilation").withThreshold(Duration.ZERO);
+        r.enable("jdk.CompilationFailure");
+        r.enable("jdk.Deoptimization");
+        r.start();
+        return r;
+    }
+
+    /**
+     * Per method of the kernels' loops: its compilations (tier, OSR, size), C2's failures and the
+     * deoptimizations since the pollution phase began: whether a loop that allocates was never compiled
+     * by C2, was compiled and thrown away, or was compiled and still boxes.
+     */
+    private static String whatTheJitDid(jdk.jfr.Recording r) {
+        try {
+            java.nio.file.Path file = java.nio.file.Files.createTempFile("jit", ".jfr");
+            r.dump(file);
+            java.util.Map<String, StringBuilder> perMethod = new java.util.TreeMap<>();
+            for (jdk.jfr.consumer.RecordedEvent e : jdk.jfr.consumer.RecordingFile.readAllEvents(file)) {
+                String name = e.getEventType().getName();
+                jdk.jfr.consumer.RecordedMethod m = name.equals("jdk.CompilationFailure") ? null : e.getValue("method");
+                String what;
+                String method;
+                if (name.equals("jdk.Compilation")) {
+                    method = m.getType().getName() + "." + m.getName();
+                    what = "tier " + e.getValue("compileLevel") + (e.getBoolean("isOsr") ? " OSR" : "")
+                            + (e.getBoolean("succeded") ? "" : " FAILED") + " " + e.getValue("codeSize") + " B";
+                } else if (name.equals("jdk.Deoptimization")) {
+                    method = m.getType().getName() + "." + m.getName();
+                    what = "deopt " + e.getValue("reason") + "/" + e.getValue("action") + " at line "
+                            + e.getValue("lineNumber") + " (tier " + e.getValue("compiler") + ")";
+                } else {
+                    method = "compilation " + e.getValue("compileId");
+                    what = "failure: " + e.getValue("failureMessage");
+                }
+                if (method.contains("kernels.internal") || name.equals("jdk.CompilationFailure")) {
+                    perMethod.computeIfAbsent(method, k -> new StringBuilder()).append(String.format("%n      %tT ",
+                            e.getStartTime().toEpochMilli())).append(what);
+                }
+            }
+            java.nio.file.Files.delete(file);
+            StringBuilder out = new StringBuilder("What the JIT did with the kernels' methods since the phase began:");
+            perMethod.forEach((k, v) -> out.append("\n    ").append(k).append(v));
+            return out.toString();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "    (no JIT record: " + e + ")";
         }
     }
 

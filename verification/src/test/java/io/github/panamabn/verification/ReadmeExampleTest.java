@@ -1,14 +1,27 @@
 package io.github.panamabn.verification;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.Affine;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.ChannelStatistics;
+import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.RunningStatistics;
+import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.kernels.TensorView;
 import io.github.panamabn.nn.BatchNorm2d;
+import io.github.panamabn.nn.FrozenBatchNorm;
+import io.github.panamabn.nn.Sgd;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Collectors;
@@ -24,30 +37,29 @@ class ReadmeExampleTest {
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) Math.sin(i) * 3 + 5;
         }
-        float[] y = new float[x.length];
-        float[] gamma = new float[16];
-        float[] beta = new float[16];
-        java.util.Arrays.fill(gamma, 1f);
+        TensorView in = TensorView.of(shape, x);                   // a float[], or a MemorySegment (heap or native)
+        TensorView out = TensorView.of(shape, new float[x.length]);
+        float[] weight = new float[16];
+        java.util.Arrays.fill(weight, 1f);
+        Affine affine = Affine.of(weight, new float[16]);          // gamma and beta; Affine.none() for affine=False
 
         BatchNorm bn = BatchNorm.get();                            // PANAMA when jdk.incubator.vector is present
-        ChannelStatistics stats = new ChannelStatistics(16);
-        float[] saveMean = new float[16];
-        float[] saveInvStd = new float[16];
-        bn.forwardTraining(shape, x, 0, y, 0, gamma, beta, 1e-5f, Activation.RELU, stats, saveMean, saveInvStd);
+        NormConfig config = NormConfig.of(1e-5f).withActivation(Activation.RELU);
+        SavedStatistics saved = new SavedStatistics(16);           // mean and 1/sqrt(var + eps), for backward
+        ChannelStatistics stats = new ChannelStatistics(16);       // count, mean and M2, in double
+        bn.forwardTraining(config, in, out, affine, saved, stats);
 
         // Later, in inference: normalize with fixed statistics, in place.
         float[] runningVar = new float[16];
         for (int c = 0; c < 16; c++) {
             runningVar[c] = (float) stats.unbiasedVariance(c);
         }
-        bn.forwardInference(shape, x, 0, x, 0, saveMean, runningVar, gamma, beta, 1e-5f, Activation.IDENTITY);
+        bn.forwardInference(NormConfig.DEFAULT, RunningStatistics.of(saved.mean(), runningVar), in, in, affine);
         // example:end
-        return y;
+        return out.array();
     }
 
-    static BatchNorm2d layerExample(Path dir) throws IOException {
-        // layer-example:start
-        BatchNorm2d bn = new BatchNorm2d(16);                     // eps 1e-5, momentum 0.1, affine, running stats
+    static BatchNorm2d layerExample(Path file) throws IOException {
         TensorShape shape = TensorShape.nhwc(8, 28, 28, 16);       // channels-last works the same
         float[] x = new float[(int) shape.elementCount()];
         for (int i = 0; i < x.length; i++) {
@@ -57,20 +69,36 @@ class ReadmeExampleTest {
         float[] dy = new float[x.length];
         java.util.Arrays.fill(dy, 0.01f);
         float[] dx = new float[x.length];
-
-        bn.forward(shape, x, y);                                   // training step: batch statistics,
-        bn.backward(shape, x, y, dy, dx);                          // running stats updated, grads accumulated
-        for (int c = 0; c < 16; c++) {
-            bn.weight()[c] -= 0.1f * bn.weightGrad()[c];           // a plain SGD step
-            bn.bias()[c] -= 0.1f * bn.biasGrad()[c];
+        // layer-example:start
+        BatchNorm2d bn = new BatchNorm2d(16);                      // eps 1e-5, momentum 0.1, affine, running stats
+        Sgd sgd = new Sgd(bn.parameters(), 0.1f);
+        for (int step = 0; step < 3; step++) {
+            bn.forward(shape, x, y);                               // batch statistics; running ones updated
+            bn.backward(shape, x, y, dy, dx);                      // dx; weight and bias gradients accumulated
+            sgd.step();
+            sgd.zeroGrad();
         }
-        bn.zeroGrad();
-
-        bn.eval();
-        bn.forward(shape, x, y);                                   // eval: running statistics, thread-safe
-        bn.save(dir.resolve("bn.safetensors"));                    // PyTorch state_dict names
+        bn.save(file);                                             // safetensors, PyTorch's state_dict names
+        BatchNorm2d served = new BatchNorm2d(16);
+        served.load(file);
+        served.eval().forward(shape, x, y);                        // running statistics; thread-safe
         // layer-example:end
-        return bn;
+        return served;
+    }
+
+    static float[] offHeapExample(BatchNorm2d served, TensorShape shape, List<float[]> requests) {
+        // off-heap-example:start
+        FrozenBatchNorm frozen = served.freeze();                  // a read-only copy for serving threads
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(shape.elementCount() * Float.BYTES);
+            TensorView view = TensorView.of(shape, buffer);        // one view per buffer, made once
+            for (float[] request : requests) {
+                MemorySegment.copy(request, 0, buffer, ValueLayout.JAVA_FLOAT, 0, request.length);
+                frozen.forward(view, view);                        // in place; allocates nothing
+            }
+            return buffer.toArray(ValueLayout.JAVA_FLOAT);
+        }
+        // off-heap-example:end
     }
 
     static float[][] threadsExample() {
@@ -80,19 +108,20 @@ class ReadmeExampleTest {
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) Math.sin(i) * 3 + 5;
         }
-        float[] y1 = new float[x.length];
-        float[] y2 = new float[x.length];
+        TensorView in = TensorView.of(shape, x);
+        TensorView out1 = TensorView.of(shape, new float[x.length]);
+        TensorView out2 = TensorView.of(shape, new float[x.length]);
 
         BatchNorm one = BatchNorm.get();                           // the calling thread
         BatchNorm two = BatchNorm.get().withThreads(2);            // the calling thread and a shared worker
-        one.forwardTraining(shape, x, 0, y1, 0, null, null, 1e-5f, Activation.IDENTITY, null, null, null);
-        two.forwardTraining(shape, x, 0, y2, 0, null, null, 1e-5f, Activation.IDENTITY, null, null, null);
-        // y1 and y2 are the same bits: the work is cut by the shape, never by the thread count
+        one.forwardTraining(NormConfig.DEFAULT, in, out1, Affine.none());
+        two.forwardTraining(NormConfig.DEFAULT, in, out2, Affine.none());
+        // out1 and out2 are the same bits: the work is cut by the shape, never by the thread count
 
         BatchNorm2d layer = new BatchNorm2d(64);
         layer.setKernels(two);                                     // a layer on two threads
         // threads-example:end
-        return new float[][] {y1, y2};
+        return new float[][] {out1.array(), out2.array()};
     }
 
     @Test
@@ -102,12 +131,21 @@ class ReadmeExampleTest {
     }
 
     @Test
-    void layerExampleRunsAndSaves(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
-        BatchNorm2d bn = layerExample(dir);
-        assertEquals(1, bn.numBatchesTracked());
+    void layerExampleRunsSavesAndServes(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Path file = dir.resolve("bn.safetensors");
+        BatchNorm2d served = layerExample(file);
+        assertEquals(3, served.numBatchesTracked());
+        assertFalse(served.isTraining());
         BatchNorm2d loaded = new BatchNorm2d(16);
-        loaded.load(dir.resolve("bn.safetensors"));
-        assertEquals(bn.runningMean()[3], loaded.runningMean()[3]);
+        loaded.load(file);
+        assertEquals(served.runningMean()[3], loaded.runningMean()[3]);
+        assertTrue(served.weight()[0] != 1f, "three SGD steps moved the weight");
+
+        TensorShape shape = TensorShape.nhwc(2, 28, 28, 16);
+        float[] request = new TensorCase(shape, DataFamily.GAUSSIAN, 3, 0).data();
+        float[] expected = new float[request.length];
+        served.forward(shape, request, expected);
+        assertArrayEquals(expected, offHeapExample(served, shape, List.of(new float[request.length], request)));
     }
 
     @Test
@@ -124,7 +162,7 @@ class ReadmeExampleTest {
     void readmeShowsTheseExamples() throws IOException {
         String source = Files.readString(Path.of("src/test/java/io/github/panamabn/verification/ReadmeExampleTest.java"));
         String readme = Files.readString(Path.of("../README.md"));
-        for (String name : new String[] {"example", "layer-example", "threads-example"}) {
+        for (String name : new String[] {"example", "layer-example", "off-heap-example", "threads-example"}) {
             String code = between(source, "// " + name + ":start\n", "        // " + name + ":end");
             String expected = code.lines().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
                     .collect(Collectors.joining("\n"));

@@ -48,18 +48,18 @@ class ReliabilityTest {
             dirty[i] = bad[r.nextInt(3)];
             float[] yClean = new float[clean.length];
             float[] yDirty = new float[clean.length];
-            bn.forwardTraining(shape, clean, tc.offset(), yClean, tc.offset(), null, null, 1e-5f, Activation.IDENTITY,
+            Calls.forwardTraining(bn, shape, clean, tc.offset(), yClean, tc.offset(), null, null, 1e-5f, Activation.IDENTITY,
                     null, null, null);
-            bn.forwardTraining(shape, dirty, tc.offset(), yDirty, tc.offset(), null, null, 1e-5f, Activation.IDENTITY,
+            Calls.forwardTraining(bn, shape, dirty, tc.offset(), yDirty, tc.offset(), null, null, 1e-5f, Activation.IDENTITY,
                     null, null, null);
             float[] dx = new float[clean.length];
             float[] dxDirty = new float[clean.length];
             float[] mean = new float[shape.channels()];
             float[] inv = new float[shape.channels()];
             java.util.Arrays.fill(inv, 1f);
-            bn.backward(shape, clean, tc.offset(), clean, tc.offset(), null, 0, dx, tc.offset(), null, mean, inv, true,
+            Calls.backward(bn, shape, clean, tc.offset(), clean, tc.offset(), null, 0, dx, tc.offset(), null, mean, inv, true,
                     Activation.IDENTITY, null, null);
-            bn.backward(shape, clean, tc.offset(), dirty, tc.offset(), null, 0, dxDirty, tc.offset(), null, mean, inv, true,
+            Calls.backward(bn, shape, clean, tc.offset(), dirty, tc.offset(), null, 0, dxDirty, tc.offset(), null, mean, inv, true,
                     Activation.IDENTITY, null, null);
             for (int k = tc.offset(); k < clean.length; k++) {
                 int c = channelOf(shape, k - tc.offset());
@@ -129,7 +129,7 @@ class ReliabilityTest {
                 }
                 ChannelStatistics s = new ChannelStatistics(6);
                 float[] y = new float[x.length];
-                bn.forwardTraining(shape, x, 0, y, 0, null, null, 1e-5f, Activation.IDENTITY, s, null, null);
+                Calls.forwardTraining(bn, shape, x, 0, y, 0, null, null, 1e-5f, Activation.IDENTITY, s, null, null);
                 Oracle.Statistics o = Oracle.statistics(shape, x, 0);
                 double[] expected = Oracle.normalize(shape, x, 0, o.mean(), o.variance(), null, null, 1e-5, false);
                 for (int c = 0; c < 6; c++) {
@@ -169,7 +169,7 @@ class ReliabilityTest {
                 float[] beta = new float[11];
                 java.util.Arrays.fill(gamma, 0.5f);
                 java.util.Arrays.fill(beta, 0.25f);
-                bn.forwardTraining(shape, x, 0, y, 0, gamma, beta, 1e-5f, Activation.IDENTITY, null, null, null);
+                Calls.forwardTraining(bn, shape, x, 0, y, 0, gamma, beta, 1e-5f, Activation.IDENTITY, null, null, null);
                 Oracle.Statistics o = Oracle.statistics(shape, original, 0);
                 double[] expected = Oracle.normalize(shape, original, 0, o.mean(), o.variance(), gamma, beta, 1e-5,
                         false);
@@ -184,7 +184,7 @@ class ReliabilityTest {
         TensorShape shape = TensorShape.nc(4, 1);
         float[] x = {3.3e38f, -3.3e38f, -3.3e38f, -3.3e38f};
         ChannelStatistics s = new ChannelStatistics(1);
-        bn.statistics(shape, x, 0, s);
+        Calls.statistics(bn, shape, x, 0, s);
         Oracle.Statistics o = Oracle.statistics(shape, x, 0);
         assertEquals(o.mean()[0], s.mean(0), 1e-12 * Math.abs(o.mean()[0]));
         assertEquals(o.variance()[0], s.variance(0), 1e-12 * o.variance()[0]);
@@ -293,7 +293,7 @@ class ReliabilityTest {
         arena.close();
         float[] y = new float[(int) NCHW.elementCount()];
         MemorySegment out = MemorySegment.ofArray(y);
-        assertThrows(IllegalStateException.class, () -> BatchNorm.get().forwardTraining(NCHW, x, out, null, null, 1e-5f,
+        assertThrows(IllegalStateException.class, () -> Calls.forwardTraining(BatchNorm.get(), NCHW, x, out, null, null, 1e-5f,
                 Activation.IDENTITY, null, null, null));
     }
 
@@ -301,8 +301,8 @@ class ReliabilityTest {
         Arena arena = Arena.ofAuto();
         MemorySegment x = arena.allocate(NCHW.elementCount() * 4);
         MemorySegment y = arena.allocate(NCHW.elementCount() * 4);
-        BatchNorm.get().forwardTraining(NCHW, x, y, null, null, 1e-5f, Activation.IDENTITY, new ChannelStatistics(6), null, null);
-        BatchNorm.get().backward(NCHW, x, y, null, y, null, new float[6], new float[6], true, Activation.IDENTITY, null, null);
+        Calls.forwardTraining(BatchNorm.get(), NCHW, x, y, null, null, 1e-5f, Activation.IDENTITY, new ChannelStatistics(6), null, null);
+        Calls.backward(BatchNorm.get(), NCHW, x, y, null, y, null, new float[6], new float[6], true, Activation.IDENTITY, null, null);
         return new WeakReference<>(arena);
     }
 
@@ -313,7 +313,7 @@ class ReliabilityTest {
             Throwable[] thrown = new Throwable[1];
             Thread t = new Thread(() -> {
                 try {
-                    BatchNorm.get().statistics(NCHW, x, new ChannelStatistics(6));
+                    Calls.statistics(BatchNorm.get(), NCHW, x, new ChannelStatistics(6));
                 } catch (Throwable e) {
                     thrown[0] = e;
                 }

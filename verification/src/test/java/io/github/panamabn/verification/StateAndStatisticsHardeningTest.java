@@ -272,12 +272,10 @@ class StateAndStatisticsHardeningTest {
         float[] x = new float[8];
         float[] stat = {0, 0};
         float[] inv = {1, 1};
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BatchNorm.get()
-                .backward(shape, x, 0, buf, 0, null, 0, buf, 2, null, stat, inv, true, Activation.IDENTITY, null, null));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Calls.backward(BatchNorm.get(), shape, x, 0, buf, 0, null, 0, buf, 2, null, stat, inv, true, Activation.IDENTITY, null, null));
         assertTrue(e.getMessage().startsWith("dx overlaps dy"), e.getMessage());
         MemorySegment seg = MemorySegment.ofArray(new float[16]);
-        IllegalArgumentException s = assertThrows(IllegalArgumentException.class, () -> BatchNorm.get()
-                .backward(shape, MemorySegment.ofArray(x), seg.asSlice(0, 32), null, seg.asSlice(8, 32), null, stat, inv,
+        IllegalArgumentException s = assertThrows(IllegalArgumentException.class, () -> Calls.backward(BatchNorm.get(), shape, MemorySegment.ofArray(x), seg.asSlice(0, 32), null, seg.asSlice(8, 32), null, stat, inv,
                         true, Activation.IDENTITY, null, null));
         assertTrue(s.getMessage().startsWith("dx overlaps dy"), s.getMessage());
     }

@@ -27,7 +27,7 @@ class StatisticsPropertyTest {
                 tc -> {
                     float[] x = tc.data();
                     ChannelStatistics s = new ChannelStatistics(tc.shape().channels());
-                    bn.statistics(tc.shape(), x, tc.offset(), s);
+                    Calls.statistics(bn, tc.shape(), x, tc.offset(), s);
                     Tolerance.assertStatistics(Oracle.statistics(tc.shape(), x, tc.offset()), s, impl.name());
                 });
         assertTrue(tried > 400);
@@ -42,11 +42,11 @@ class StatisticsPropertyTest {
                     float[] x = tc.data();
                     ChannelStatistics fromArray = new ChannelStatistics(tc.shape().channels());
                     ChannelStatistics fromSegment = new ChannelStatistics(tc.shape().channels());
-                    bn.statistics(tc.shape(), x, tc.offset(), fromArray);
+                    Calls.statistics(bn, tc.shape(), x, tc.offset(), fromArray);
                     try (Arena arena = Arena.ofConfined()) {
                         MemorySegment seg = arena.allocate(tc.shape().elementCount() * Float.BYTES);
                         MemorySegment.copy(x, tc.offset(), seg, ValueLayout.JAVA_FLOAT, 0, (int) tc.shape().elementCount());
-                        bn.statistics(tc.shape(), seg, fromSegment);
+                        Calls.statistics(bn, tc.shape(), seg, fromSegment);
                     }
                     assertArrayEquals(means(fromArray), means(fromSegment));
                     assertArrayEquals(m2s(fromArray), m2s(fromSegment));
@@ -74,8 +74,8 @@ class StatisticsPropertyTest {
             assertArrayEquals(o.mean(), oLast.mean(), "the oracle itself is layout-blind");
             ChannelStatistics a = new ChannelStatistics(first.channels());
             ChannelStatistics b = new ChannelStatistics(first.channels());
-            bn.statistics(first, x, tc.offset(), a);
-            bn.statistics(last, transposed, tc.offset(), b);
+            Calls.statistics(bn, first, x, tc.offset(), a);
+            Calls.statistics(bn, last, transposed, tc.offset(), b);
             Tolerance.assertStatistics(o, a, "channels-first");
             Tolerance.assertStatistics(o, b, "channels-last");
             for (int c = 0; c < first.channels(); c++) {
@@ -105,9 +105,9 @@ class StatisticsPropertyTest {
             ChannelStatistics whole = new ChannelStatistics(shape.channels());
             ChannelStatistics merged = new ChannelStatistics(shape.channels());
             ChannelStatistics second = new ChannelStatistics(shape.channels());
-            bn.statistics(shape, x, tc.offset(), whole);
-            bn.statistics(head, x, tc.offset(), merged);
-            bn.statistics(tail, x, tc.offset() + (int) head.elementCount(), second);
+            Calls.statistics(bn, shape, x, tc.offset(), whole);
+            Calls.statistics(bn, head, x, tc.offset(), merged);
+            Calls.statistics(bn, tail, x, tc.offset() + (int) head.elementCount(), second);
             merged.merge(second);
             Oracle.Statistics o = Oracle.statistics(shape, x, tc.offset());
             Tolerance.assertStatistics(o, merged, "merged");
@@ -123,7 +123,7 @@ class StatisticsPropertyTest {
         Property.forAll("constant-" + impl, 100, TensorCase.generator(MAX_ELEMENTS, DataFamily.CONSTANT), tc -> {
             float[] x = tc.data();
             ChannelStatistics s = new ChannelStatistics(tc.shape().channels());
-            bn.statistics(tc.shape(), x, tc.offset(), s);
+            Calls.statistics(bn, tc.shape(), x, tc.offset(), s);
             for (int c = 0; c < s.channels(); c++) {
                 assertEquals(0.0, s.m2(c), "M2 of channel " + c);
                 assertEquals(x[tc.offset() + (int) tc.shape().index(0, c, 0)], s.mean(c), "mean of channel " + c);

@@ -5,7 +5,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.norm.BatchNorm;
-import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.Affine;
+import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.SavedStatistics;
+import io.github.panamabn.kernels.TensorView;
 import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.Layout;
 import io.github.panamabn.kernels.TensorShape;
@@ -72,8 +75,8 @@ public final class PeerAccuracy {
     static Errors ours(TensorShape shape, float[] x) {
         ChannelStatistics s = new ChannelStatistics(shape.channels());
         float[] y = new float[x.length];
-        io.github.panamabn.kernels.BatchNorm.get().forwardTraining(shape, x, 0, y, 0, null, null, 1e-5f,
-                Activation.IDENTITY, s, null, null);
+        io.github.panamabn.kernels.BatchNorm.get().forwardTraining(NormConfig.DEFAULT, TensorView.of(shape, x),
+                TensorView.of(shape, y), Affine.none(), new SavedStatistics(shape.channels()), s);
         double[] mean = new double[shape.channels()];
         double[] var = new double[shape.channels()];
         for (int c = 0; c < mean.length; c++) {
