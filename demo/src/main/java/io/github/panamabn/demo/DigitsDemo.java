@@ -74,8 +74,9 @@ public final class DigitsDemo {
         Color[] colors = {new Color(200, 60, 40), new Color(240, 150, 40), new Color(30, 90, 200), new Color(40, 160, 90)};
         for (int g = 0; g < groups.size(); g++) {
             Training.Config c = groups.get(g).get(0).config();
-            series.add(new LineChart.Series(c.label() + " (mean of " + SEEDS.length + ")", colors[g],
-                    c.learningRate() == HIGH_LR, meanCurve(groups.get(g))));
+            series.add(new LineChart.Series(c.label() + " (mean of " + SEEDS.length + " seeds)", colors[g],
+                    c.learningRate() == HIGH_LR, meanCurve(groups.get(g)), extremeCurve(groups.get(g), false),
+                    extremeCurve(groups.get(g), true)));
         }
         LineChart.write(chart, "UCI digits: test accuracy per epoch, with and without batch norm", "epoch",
                 "test accuracy", 0.0, 1.0, series);
@@ -94,6 +95,18 @@ public final class DigitsDemo {
             }
         }
         return mean;
+    }
+
+    /** Per epoch the lowest (or highest) test accuracy of the group's seeds. */
+    static double[] extremeCurve(List<Training.Result> group, boolean highest) {
+        double[] v = new double[EPOCHS];
+        java.util.Arrays.fill(v, highest ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY);
+        for (Training.Result r : group) {
+            for (int e = 0; e < EPOCHS; e++) {
+                v[e] = highest ? Math.max(v[e], r.testAccuracy()[e]) : Math.min(v[e], r.testAccuracy()[e]);
+            }
+        }
+        return v;
     }
 
     static String summaryTable(List<List<Training.Result>> groups) {

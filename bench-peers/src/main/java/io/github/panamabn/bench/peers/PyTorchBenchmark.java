@@ -9,6 +9,7 @@ import ai.djl.nn.norm.BatchNorm;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
+import io.github.panamabn.bench.Allocator;
 import io.github.panamabn.bench.KernelBenchmark;
 import io.github.panamabn.kernels.TensorShape;
 import java.util.SplittableRandom;
@@ -49,6 +50,13 @@ public class PyTorchBenchmark {
 
     @Param({"32x64x56x56", "64x64x56x56", "32x256x14x14", "32x2048x7x7", "256x1024", "7x61x13x13", "8x32x14x14"})
     public String shape;
+
+    /**
+     * The C allocator this fork runs with ({@code jemalloc}, {@code tcmalloc}, {@code glibc-keep} or
+     * {@code default}): set by the suite's launcher script, checked in setup.
+     */
+    @Param({"default"})
+    public String allocator;
 
     /** PyTorch's intra-op threads, set before the engine starts in this fork. */
     @Param({"1", "2"})
@@ -99,6 +107,7 @@ public class PyTorchBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
+        Allocator.check(allocator);
         // Each JMH fork runs one parameter set, and DJL reads this when the engine starts.
         System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(threads));
         Engine engine = Engine.getEngine("PyTorch");
@@ -119,7 +128,7 @@ public class PyTorchBenchmark {
         collector = engine.newGradientCollector();
         y = BatchNorm.batchNorm(xGrad, runningMean, runningVar, gamma, beta, 1, 0.1f, 1e-5f, true).singletonOrThrow();
         System.out.println("# kernels: PyTorch " + engine.getVersion() + " via DJL, " + s + ", threads "
-                + System.getProperty("ai.djl.pytorch.num_threads"));
+                + System.getProperty("ai.djl.pytorch.num_threads") + ", allocator " + allocator);
     }
 
     @TearDown(Level.Trial)
