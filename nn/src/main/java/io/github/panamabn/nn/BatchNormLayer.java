@@ -657,6 +657,66 @@ public abstract class BatchNormLayer implements Layer {
     }
 
     /**
+     * Sets the running statistics to the exact statistics of every element of {@code batches} taken
+     * together, as if they were one batch: each batch's count, mean and M2 (in double) merged by Chan et
+     * al.'s formula, then {@code running_mean} the mean and {@code running_var} the unbiased variance (the
+     * biased one with Keras options); {@code num_batches_tracked} becomes the number of batches. What
+     * PreciseBN (fvcore, detectron2) and {@code torch.optim.swa_utils.update_bn} approximate by averaging
+     * per-batch statistics, computed exactly: the statistics the model is then served with are those of
+     * the data, whatever the batch sizes. Run it after training, on the training data (or a large sample),
+     * in any mode; the weights are not touched.
+     *
+     * <p>Everything is read and checked before anything is written: on an error the layer is unchanged.
+     *
+     * @param batches at least one, each with this layer's channels (any batch size, layout or storage)
+     * @throws IllegalStateException without running statistics
+     * @throws NonFiniteBatchException if the data has NaN or infinite values, or statistics beyond float
+     */
+    public void recomputeRunningStatistics(Iterable<TensorView> batches) {
+        if (runningMean == null) {
+            throw new IllegalStateException(this + " tracks no running statistics");
+        }
+        if (batches == null) {
+            throw new NullPointerException(this + ": batches must not be null");
+        }
+        enter();
+        try {
+            ChannelStatistics total = new ChannelStatistics(numFeatures);
+            ChannelStatistics one = new ChannelStatistics(numFeatures);
+            long count = 0;
+            for (TensorView batch : batches) {
+                checkViews(batch, null, null, null);
+                kernels.statistics(batch, one);
+                total.merge(one);
+                count++;
+            }
+            if (count == 0) {
+                throw new IllegalArgumentException(this + ": batches must hold at least one batch");
+            }
+            if (total.count() < 2 && options.unbiasedRunningVariance()) {
+                throw new IllegalArgumentException(this + ": the batches hold 1 value per channel, which has no "
+                        + "unbiased variance");
+            }
+            float[] mean = new float[numFeatures];
+            float[] var = new float[numFeatures];
+            for (int c = 0; c < numFeatures; c++) {
+                double v = options.unbiasedRunningVariance() ? total.unbiasedVariance(c) : total.variance(c);
+                if (!Double.isFinite(total.mean(c)) || !Double.isFinite(v) || !fitsFloat(total.mean(c)) || !fitsFloat(v)) {
+                    throw new NonFiniteBatchException(this + ": the batches' statistics in channel " + c + " (mean "
+                            + total.mean(c) + ", variance " + v + ") are not finite floats; nothing was changed");
+                }
+                mean[c] = (float) total.mean(c);
+                var[c] = (float) v;
+            }
+            System.arraycopy(mean, 0, runningMean, 0, numFeatures);
+            System.arraycopy(var, 0, runningVar, 0, numFeatures);
+            numBatchesTracked = count;
+        } finally {
+            exit();
+        }
+    }
+
+    /**
      * A thread-safe, read-only copy for serving: the running statistics and affine parameters now, on
      * this layer's kernels.
      */

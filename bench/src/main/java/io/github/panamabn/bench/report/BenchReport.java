@@ -342,7 +342,11 @@ public final class BenchReport {
             return find("KernelBenchmark", kernel, shape, layout, "ARRAY", "SCALAR", 1);
         }
 
-        /** The fastest copy of the tensor (System.arraycopy or a vector loop) in this run, ms; NaN if absent. */
+        /**
+         * The time one copy of the tensor takes at the bandwidth {@code threads} threads reach, ms (the
+         * faster of System.arraycopy and a vector loop; the bandwidth benchmark runs one copy per thread at
+         * once, so its time per copy is divided by the threads); NaN if not measured.
+         */
         double copyMs(String shape, int threads) {
             double best = Double.NaN;
             for (String kind : new String[] {"copy", "vectorCopy"}) {
@@ -351,14 +355,14 @@ public final class BenchReport {
                     best = r.score();
                 }
             }
-            return best;
+            return best / threads;
         }
 
         /** The time the kernel's bytes take at the measured bandwidth, ms; NaN if not measured. */
         double floorMs(String kernel, String shape, int threads) {
             if (kernel.equals("statistics")) {
                 Result sum = find("MemoryBandwidthBenchmark", "sum", shape, null, null, null, threads);
-                return sum == null ? Double.NaN : sum.score();
+                return sum == null ? Double.NaN : sum.score() / threads;
             }
             return FLOOR_COPIES.get(kernel) * copyMs(shape, threads);
         }

@@ -58,11 +58,13 @@ class BenchReportTest {
                 torch("forwardInference", "jemalloc", 2.0, 0.1, "[[2.0,2.0]]"),
                 // PyTorch with the default allocator, page-faulting its outputs
                 torch("forwardTraining", "default", 24.0, 0.1, "[[24.0,24.0]]"),
-                torch("forwardInference", "default", 5.0, 0.1, "[[5.0,5.0]]"))) + "]";
+                torch("forwardInference", "default", 5.0, 0.1, "[[5.0,5.0]]"),
+                // two threads copying a tensor each in 3 ms: one tensor's copy at that bandwidth is 1.5 ms
+                result("MemoryBandwidthBenchmark.copy", "\"shape\":\"" + SHAPE + "\"", 2, 3.0, 0.1, "[[3.0]]", "14.0"))) + "]";
         Path file = dir.resolve("results.json");
         Files.writeString(file, json);
         List<BenchReport.Result> results = BenchReport.read(List.of(file));
-        assertEquals(10, results.size());
+        assertEquals(11, results.size());
 
         BenchReport.Result fastest = results.get(6).fastestFork();
         assertEquals(12.0, fastest.score(), 1e-12);
@@ -76,6 +78,8 @@ class BenchReportTest {
         assertEquals(3.0, report.floorMs("forwardTraining", SHAPE, 1), 1e-12);
         assertEquals(2.0, report.floorMs("forwardInference", SHAPE, 1), 1e-12);
         assertEquals(1.0, report.floorMs("statistics", SHAPE, 1), 1e-12);
+        assertEquals(1.5, report.copyMs(SHAPE, 2), 1e-12);
+        assertEquals(1.5 * 1.5, report.floorMs("forwardTraining", SHAPE, 2), 1e-12);
         assertTrue(report.beyondLastLevelCache(SHAPE));
         assertTrue(report.channelFitsL2(SHAPE));
 
