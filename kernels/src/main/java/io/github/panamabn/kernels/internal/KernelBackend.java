@@ -86,4 +86,43 @@ public interface KernelBackend {
                            float[] ya, MemorySegment ys, long yFirst, float[] dxa, MemorySegment dxs, long dxFirst,
                            long rows, int channels, float[] center, float[] k1, float[] k2, float[] k3,
                            float[] scratch);
+
+    // ---------------------------------------------------------------- per-sample norms (layer, RMS)
+    // A row is one normalized unit of contiguous floats; weight and bias are per element of the row.
+
+    /**
+     * {@code sum(x * x)} over {@code length} contiguous floats from {@code first}: float products and
+     * sums in blocks of at most {@link Welford#BLOCK} additions per accumulator, added into double. A
+     * result that is not finite, or so small that squares may have underflowed, is the caller's to redo.
+     */
+    double sumSquares(float[] xa, MemorySegment xs, long first, long length, float[] scratch);
+
+    /**
+     * {@code y[i] = ((x[i] - center) * scale + shift) * weight[i] + bias[i]} over one row of
+     * {@code length} floats, {@code bias} null for 0. y may be x.
+     */
+    void normalizeAffine(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt, int length,
+                         float center, float scale, float shift, float[] weight, float[] bias);
+
+    /**
+     * Over one row, with {@code g = dy * weight}: {@code sums[slot] = sum(g)} and
+     * {@code sums[slot + 1] = sum(g * (x - center))}, overwritten, in one sweep.
+     */
+    void weightedGradientSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                              int length, float center, float[] weight, double[] sums, int slot, float[] scratch);
+
+    /** {@code dx = k1 * (dy * weight) + k2 * (x - center) + k3} over one row. dx may be dy. */
+    void applyWeightedGradient(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                               float[] dxa, MemorySegment dxs, long dxAt, int length, float center, float[] weight,
+                               float k1, float k2, float k3);
+
+    /**
+     * Columns {@code [f0, f1)} of {@code rows} rows of {@code features} floats: adds
+     * {@code sum over rows of dy * ((x - center[r]) * scale[r])} to {@code dWeight[f]} and {@code sum(dy)}
+     * to {@code dBias[f]}. Each column is summed down the rows in float for at most {@link Welford#BLOCK}
+     * rows at a time, then in double, the same way whichever columns a call covers.
+     */
+    void columnSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                    long rows, int features, int f0, int f1, float[] center, float[] scale, double[] dWeight,
+                    double[] dBias, float[] scratch);
 }

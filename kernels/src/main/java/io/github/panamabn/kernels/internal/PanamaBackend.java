@@ -350,4 +350,57 @@ public final class PanamaBackend implements KernelBackend {
             sumDyXc[slot + c] += acc[width + a];
         }
     }
+
+    // ---------------------------------------------------------------- per-sample norms (layer, RMS)
+
+    @Override
+    public double sumSquares(float[] xa, MemorySegment xs, long first, long length, float[] scratch) {
+        return xa != null ? ArrayLoops.sumSquares(xa, first, length, scratch)
+                : SegmentLoops.sumSquares(xs, first, length, scratch);
+    }
+
+    @Override
+    public void normalizeAffine(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                int length, float center, float scale, float shift, float[] weight, float[] bias) {
+        if (xa != null) {
+            ArrayLoops.normalizeAffine(xa, xAt, ya, yAt, length, center, scale, shift, weight, bias);
+        } else {
+            SegmentLoops.normalizeAffine(xs, xAt, ys, yAt, length, center, scale, shift, weight, bias);
+        }
+    }
+
+    @Override
+    public void weightedGradientSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs,
+                                     long xAt, int length, float center, float[] weight, double[] sums, int slot,
+                                     float[] scratch) {
+        if (dya != null) {
+            ArrayLoops.weightedGradientSums(dya, dyAt, xa, xAt, length, center, weight, sums, slot, scratch);
+        } else {
+            SegmentLoops.weightedGradientSums(dys, dyAt, xs, xAt, length, center, weight, sums, slot, scratch);
+        }
+    }
+
+    @Override
+    public void applyWeightedGradient(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs,
+                                      long xAt, float[] dxa, MemorySegment dxs, long dxAt, int length, float center,
+                                      float[] weight, float k1, float k2, float k3) {
+        if (dya != null) {
+            ArrayLoops.applyWeightedGradient(dya, dyAt, xa, xAt, dxa, dxAt, length, center, weight, k1, k2, k3);
+        } else {
+            SegmentLoops.applyWeightedGradient(dys, dyAt, xs, xAt, dxs, dxAt, length, center, weight, k1, k2, k3);
+        }
+    }
+
+    @Override
+    public void columnSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                           long rows, int features, int f0, int f1, float[] center, float[] scale, double[] dWeight,
+                           double[] dBias, float[] scratch) {
+        if (dya != null) {
+            ArrayLoops.columnSums(dya, dyFirst, xa, xFirst, rows, features, f0, f1, center, scale, dWeight, dBias,
+                    scratch);
+        } else {
+            SegmentLoops.columnSums(dys, dyFirst, xs, xFirst, rows, features, f0, f1, center, scale, dWeight, dBias,
+                    scratch);
+        }
+    }
 }

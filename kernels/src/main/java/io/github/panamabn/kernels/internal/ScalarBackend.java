@@ -187,4 +187,102 @@ public final class ScalarBackend implements KernelBackend {
         float xc = Memory.get(xa, xs, xAt) - center;
         Memory.set(dxa, dxs, dxAt, Math.fma(k1, g, Math.fma(k2, xc, k3)));
     }
+
+    // ---------------------------------------------------------------- per-sample norms (layer, RMS)
+
+    @Override
+    public double sumSquares(float[] xa, MemorySegment xs, long first, long length, float[] scratch) {
+        // In double: no square overflows or underflows, so the caller never has to redo it.
+        double s = 0;
+        for (long i = first; i < first + length; i++) {
+            double v = Memory.get(xa, xs, i);
+            s += v * v;
+        }
+        return s;
+    }
+
+    @Override
+    public void normalizeAffine(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                int length, float center, float scale, float shift, float[] weight, float[] bias) {
+        normalizeAffineRange(xa, xs, xAt, ya, ys, yAt, 0, length, center, scale, shift, weight, bias);
+    }
+
+    /** Elements {@code [from, to)} of one row of {@link #normalizeAffine}; shared with the vector tails. */
+    static void normalizeAffineRange(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                     int from, int to, float center, float scale, float shift, float[] weight,
+                                     float[] bias) {
+        for (int i = from; i < to; i++) {
+            float t = Math.fma(Memory.get(xa, xs, xAt + i) - center, scale, shift);
+            Memory.set(ya, ys, yAt + i, Math.fma(t, weight[i], bias == null ? 0f : bias[i]));
+        }
+    }
+
+    @Override
+    public void weightedGradientSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs,
+                                     long xAt, int length, float center, float[] weight, double[] sums, int slot,
+                                     float[] scratch) {
+        double s1 = 0;
+        double s2 = 0;
+        for (int i = 0; i < length; i++) {
+            float g = Memory.get(dya, dys, dyAt + i) * weight[i];
+            s1 += g;
+            s2 += g * (double) (Memory.get(xa, xs, xAt + i) - center);
+        }
+        sums[slot] = s1;
+        sums[slot + 1] = s2;
+    }
+
+    @Override
+    public void applyWeightedGradient(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs,
+                                      long xAt, float[] dxa, MemorySegment dxs, long dxAt, int length, float center,
+                                      float[] weight, float k1, float k2, float k3) {
+        applyWeightedRange(dya, dys, dyAt, xa, xs, xAt, dxa, dxs, dxAt, 0, length, center, weight, k1, k2, k3);
+    }
+
+    /** Elements {@code [from, to)} of {@link #applyWeightedGradient}; shared with the vector tails. */
+    static void applyWeightedRange(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs, long xAt,
+                                   float[] dxa, MemorySegment dxs, long dxAt, int from, int to, float center,
+                                   float[] weight, float k1, float k2, float k3) {
+        for (int i = from; i < to; i++) {
+            float g = Memory.get(dya, dys, dyAt + i) * weight[i];
+            float xc = Memory.get(xa, xs, xAt + i) - center;
+            Memory.set(dxa, dxs, dxAt + i, Math.fma(g, k1, Math.fma(xc, k2, k3)));
+        }
+    }
+
+    @Override
+    public void columnSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                           long rows, int features, int f0, int f1, float[] center, float[] scale, double[] dWeight,
+                           double[] dBias, float[] scratch) {
+        for (int f = f0; f < f1; f++) {
+            columnSum(dya, dys, dyFirst, xa, xs, xFirst, rows, features, f, center, scale, dWeight, dBias);
+        }
+    }
+
+    /**
+     * One column of {@link #columnSums} the way the vector loops sum each of theirs: float for
+     * {@link Welford#BLOCK} rows, then double; the vector loops' tails use it.
+     */
+    static void columnSum(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
+                          long rows, int features, int f, float[] center, float[] scale, double[] dWeight,
+                          double[] dBias) {
+        double w = 0;
+        double b = 0;
+        for (long r0 = 0; r0 < rows; r0 += Welford.BLOCK) {
+            long r1 = Math.min(rows, r0 + Welford.BLOCK);
+            float wf = 0;
+            float bf = 0;
+            for (long r = r0; r < r1; r++) {
+                long at = r * features + f;
+                float d = Memory.get(dya, dys, dyFirst + at);
+                float xhat = (Memory.get(xa, xs, xFirst + at) - center[(int) r]) * scale[(int) r];
+                bf += d;
+                wf = Math.fma(d, xhat, wf);
+            }
+            w += wf;
+            b += bf;
+        }
+        dWeight[f] += w;
+        dBias[f] += b;
+    }
 }

@@ -948,4 +948,174 @@ final class SegmentLoops {
                     null, dx, dxFirst + i, center[c], k1[c], k2[c], k3[c]);
         }
     }
+
+    // ---------------------------------------------------------------- per-sample norms (layer, RMS)
+
+    /** See {@link KernelBackend#sumSquares}: four accumulators for at most {@link Welford#BLOCK} steps, then double. */
+    static double sumSquares(MemorySegment x, long first, long length, float[] acc) {
+        double s = 0;
+        long i = 0;
+        long groupEnd = length - length % (4L * LANES);
+        while (i < groupEnd) {
+            long blockEnd = Math.min(groupEnd, i + (long) BLOCK * 4 * LANES);
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            for (; i < blockEnd; i += 4L * LANES) {
+                FloatVector v0 = FloatVector.fromMemorySegment(SPECIES, x, (first + i) * Float.BYTES, ORDER);
+                FloatVector v1 = FloatVector.fromMemorySegment(SPECIES, x, (first + i + LANES) * Float.BYTES, ORDER);
+                FloatVector v2 = FloatVector.fromMemorySegment(SPECIES, x, (first + i + 2L * LANES) * Float.BYTES, ORDER);
+                FloatVector v3 = FloatVector.fromMemorySegment(SPECIES, x, (first + i + 3L * LANES) * Float.BYTES, ORDER);
+                a0 = v0.fma(v0, a0);
+                a1 = v1.fma(v1, a1);
+                a2 = v2.fma(v2, a2);
+                a3 = v3.fma(v3, a3);
+            }
+            a0.add(a1).add(a2.add(a3)).intoArray(acc, 0);
+            s += PanamaBackend.sumLanes(acc, 0);
+        }
+        // vector tail: each vector added in double on its own
+        for (; i + LANES <= length; i += LANES) {
+            FloatVector v = FloatVector.fromMemorySegment(SPECIES, x, (first + i) * Float.BYTES, ORDER);
+            v.mul(v).intoArray(acc, 0);
+            s += PanamaBackend.sumLanes(acc, 0);
+        }
+        // scalar tail
+        for (; i < length; i++) {
+            float v = x.getAtIndex(Memory.FLOAT, first + i);
+            s += v * v;
+        }
+        return s;
+    }
+
+    /** See {@link KernelBackend#normalizeAffine}. */
+    static void normalizeAffine(MemorySegment x, long xAt, MemorySegment y, long yAt, int length, float center, float scale,
+                                float shift, float[] weight, float[] bias) {
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector s = FloatVector.broadcast(SPECIES, scale);
+        FloatVector r = FloatVector.broadcast(SPECIES, shift);
+        int i = 0;
+        if (bias != null) {
+            for (; i + LANES <= length; i += LANES) {
+                FloatVector t = FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m).fma(s, r);
+                FloatVector v = t.fma(FloatVector.fromArray(SPECIES, weight, i), FloatVector.fromArray(SPECIES, bias, i));
+                v.intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
+            }
+        } else {
+            for (; i + LANES <= length; i += LANES) {
+                FloatVector t = FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m).fma(s, r);
+                t.mul(FloatVector.fromArray(SPECIES, weight, i)).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
+            }
+        }
+        // scalar tail
+        ScalarBackend.normalizeAffineRange(null, x, xAt, null, y, yAt, i, length, center, scale, shift,
+                weight, bias);
+    }
+
+    /** See {@link KernelBackend#weightedGradientSums}: two accumulators per sum, blocks as in {@link #sumSquares}. */
+    static void weightedGradientSums(MemorySegment dy, long dyAt, MemorySegment x, long xAt, int length, float center, float[] weight,
+                                     double[] sums, int slot, float[] acc) {
+        double s1 = 0;
+        double s2 = 0;
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        int i = 0;
+        int pairEnd = length - length % (2 * LANES);
+        while (i < pairEnd) {
+            int blockEnd = (int) Math.min(pairEnd, i + (long) BLOCK * 2 * LANES);
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            for (; i < blockEnd; i += 2 * LANES) {
+                FloatVector g0 = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i) * Float.BYTES, ORDER).mul(FloatVector.fromArray(SPECIES, weight, i));
+                FloatVector g1 = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i + LANES) * Float.BYTES, ORDER).mul(FloatVector.fromArray(SPECIES, weight, i + LANES));
+                a0 = a0.add(g0);
+                a1 = a1.add(g1);
+                b0 = g0.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m), b0);
+                b1 = g1.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i + LANES) * Float.BYTES, ORDER).sub(m), b1);
+            }
+            a0.add(a1).intoArray(acc, 0);
+            b0.add(b1).intoArray(acc, LANES);
+            s1 += PanamaBackend.sumLanes(acc, 0);
+            s2 += PanamaBackend.sumLanes(acc, LANES);
+        }
+        // vector tail: at most one vector
+        for (; i + LANES <= length; i += LANES) {
+            FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i) * Float.BYTES, ORDER).mul(FloatVector.fromArray(SPECIES, weight, i));
+            g.intoArray(acc, 0);
+            g.mul(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m)).intoArray(acc, LANES);
+            s1 += PanamaBackend.sumLanes(acc, 0);
+            s2 += PanamaBackend.sumLanes(acc, LANES);
+        }
+        // scalar tail
+        for (; i < length; i++) {
+            float g = dy.getAtIndex(Memory.FLOAT, dyAt + i) * weight[i];
+            s1 += g;
+            s2 += g * (double) (x.getAtIndex(Memory.FLOAT, xAt + i) - center);
+        }
+        sums[slot] = s1;
+        sums[slot + 1] = s2;
+    }
+
+    /** See {@link KernelBackend#applyWeightedGradient}. */
+    static void applyWeightedGradient(MemorySegment dy, long dyAt, MemorySegment x, long xAt, MemorySegment dx, long dxAt, int length, float center,
+                                      float[] weight, float k1, float k2, float k3) {
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector v1 = FloatVector.broadcast(SPECIES, k1);
+        FloatVector v2 = FloatVector.broadcast(SPECIES, k2);
+        FloatVector v3 = FloatVector.broadcast(SPECIES, k3);
+        int i = 0;
+        for (; i + LANES <= length; i += LANES) {
+            FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i) * Float.BYTES, ORDER).mul(FloatVector.fromArray(SPECIES, weight, i));
+            FloatVector rest = FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m).fma(v2, v3);
+            g.fma(v1, rest).intoMemorySegment(dx, (dxAt + i) * Float.BYTES, ORDER);
+        }
+        // scalar tail
+        ScalarBackend.applyWeightedRange(null, dy, dyAt, null, x, xAt, null, dx, dxAt, i, length, center,
+                weight, k1, k2, k3);
+    }
+
+    /**
+     * See {@link KernelBackend#columnSums}: tiles of two vectors of columns, each column's float
+     * accumulator taking one block of rows in order, then added into double: the arithmetic of
+     * {@link ScalarBackend#columnSum}, which takes the last columns.
+     */
+    static void columnSums(MemorySegment dy, long dyFirst, MemorySegment x, long xFirst, long rows, int features, int f0, int f1,
+                           float[] center, float[] scale, double[] dWeight, double[] dBias, float[] acc) {
+        int f = f0;
+        for (; f + 2 * LANES <= f1; f += 2 * LANES) {
+            for (long r0 = 0; r0 < rows; r0 += BLOCK) {
+                long r1 = Math.min(rows, r0 + BLOCK);
+                FloatVector w0 = FloatVector.zero(SPECIES);
+                FloatVector w1 = w0;
+                FloatVector b0 = w0;
+                FloatVector b1 = w0;
+                for (long r = r0; r < r1; r++) {
+                    long at = r * features + f;
+                    FloatVector m = FloatVector.broadcast(SPECIES, center[(int) r]);
+                    FloatVector s = FloatVector.broadcast(SPECIES, scale[(int) r]);
+                    FloatVector d0 = FloatVector.fromMemorySegment(SPECIES, dy, (dyFirst + at) * Float.BYTES, ORDER);
+                    FloatVector d1 = FloatVector.fromMemorySegment(SPECIES, dy, (dyFirst + at + LANES) * Float.BYTES, ORDER);
+                    b0 = b0.add(d0);
+                    b1 = b1.add(d1);
+                    w0 = d0.fma(FloatVector.fromMemorySegment(SPECIES, x, (xFirst + at) * Float.BYTES, ORDER).sub(m).mul(s), w0);
+                    w1 = d1.fma(FloatVector.fromMemorySegment(SPECIES, x, (xFirst + at + LANES) * Float.BYTES, ORDER).sub(m).mul(s), w1);
+                }
+                w0.intoArray(acc, 0);
+                w1.intoArray(acc, LANES);
+                b0.intoArray(acc, 2 * LANES);
+                b1.intoArray(acc, 3 * LANES);
+                for (int j = 0; j < 2 * LANES; j++) {
+                    dWeight[f + j] += acc[j];
+                    dBias[f + j] += acc[2 * LANES + j];
+                }
+            }
+        }
+        // scalar tail: the last columns, fewer than two vectors
+        for (; f < f1; f++) {
+            ScalarBackend.columnSum(null, dy, dyFirst, null, x, xFirst, rows, features, f, center, scale,
+                    dWeight, dBias);
+        }
+    }
 }

@@ -1,0 +1,839 @@
+package io.github.panamabn.kernels.internal;
+
+import io.github.panamabn.kernels.Layout;
+import io.github.panamabn.kernels.TensorShape;
+
+/**
+ * One call of a per-sample normalization (layer, RMS, group and instance norm) on this thread: the
+ * statistics engine of batch norm cut another way. A <em>unit</em> is the set of elements one mean
+ * and variance describe:
+ * <ul>
+ *   <li>layer and RMS norm: a row of {@code features} contiguous floats (the trailing dimensions);</li>
+ *   <li>group norm, channels-first: a (sample, group), also contiguous: {@code C / G} channels' runs;</li>
+ *   <li>group norm, channels-last: a (sample, group) spread over the sample's rows: each channel's
+ *       moments are taken as batch norm takes them over rows, then the group's channels are merged
+ *       with Chan's formula in double.</li>
+ * </ul>
+ * Instance norm is group norm with one channel per group. Every unit's arithmetic is the same
+ * whichever task runs it and however many threads there are: tasks are cut from the shape alone,
+ * and sums across units (the parameter gradients) are taken in a fixed order.
+ *
+ * <p>Like {@link KernelCall}, one instance per thread, set up per call; nothing is allocated once a
+ * thread has seen a tensor of that size.
+ */
+public final class NormCall implements WorkerPool.Tasks {
+    /** Floats per task, about. */
+    static final long TASK = 1 << 16;
+    /** Rows of a channels-last sample per elementwise task, at least. */
+    static final long STRIPE_ROWS = 64;
+    /** Channels-last: channels per block of a reduction. */
+    static final int CHANNEL_BLOCK = 512;
+    /** Layer norm parameter gradients: columns per task, at least (a multiple of every tile width). */
+    static final int COLUMN_TILE = 64;
+
+    private static final ThreadLocal<NormCall> PER_THREAD = ThreadLocal.withInitial(NormCall::new);
+
+    private static final int LAYER = 0;
+    private static final int RMS = 1;
+    private static final int GROUP = 2;
+
+    private static final int STATISTICS = 0;
+    private static final int NORMALIZE = 1;
+    private static final int GRADIENT_SUMS = 2;
+    private static final int APPLY = 3;
+    private static final int COLUMNS = 4;
+
+    /** The input. */
+    public final Operand x = new Operand();
+    /** The output of a forward. */
+    public final Operand y = new Operand();
+    /** The output gradient of a backward. */
+    public final Operand dy = new Operand();
+    /** The input gradient of a backward; unset when only the parameter gradients are asked for. */
+    public final Operand dx = new Operand();
+
+    // This thread's own scratch, whichever call it works for.
+    private float[] scratch = new float[0];
+    private float[] ownPivots = new float[0];
+    private float[] ownCenter = new float[0];
+    private float[] ownScale = new float[0];
+    private float[] ownShift = new float[0];
+    private float[] ownK1 = new float[0];
+    /** Two sums of one row. */
+    private final double[] pair = new double[2];
+
+    private KernelBackend backend;
+    private WorkerPool pool;
+    private boolean parallel;
+    private int op;
+    private int kind;
+
+    // Geometry. Rows kinds: units = rows of unitLength floats. Group: batch x groups units.
+    private long units;
+    private long unitLength;
+    private long batch;
+    private int channels;
+    private int groups;
+    private int perGroup;
+    private long spatial;
+    private boolean channelsLast;
+    private long unitsPerTask;
+    private long rowsPerStripe;
+    private int stripes;
+    private int channelBlocks;
+    private int columnsPerTask;
+
+    // Per unit.
+    private double[] mean = new double[0];
+    private double[] m2 = new double[0];
+    private double[] invStd = new double[0];
+    private float[] pivots = new float[0];
+    private float[] center = new float[0];
+    private float[] scale = new float[0];
+    private float[] shift = new float[0];
+    private float[] k2 = new float[0];
+    private float[] k3 = new float[0];
+    private boolean[] doublePath = new boolean[0];
+    // Per (sample, channel): channels-last moments and every group gradient's sums.
+    private double[] partA = new double[0];
+    private double[] partB = new double[0];
+    private float[] partPivots = new float[0];
+    // Per feature: layer and RMS norm parameter gradients.
+    private double[] columnW = new double[0];
+    private double[] columnB = new double[0];
+    private float[] zeros = new float[0];
+
+    private float[] weight;
+    private float[] bias;
+    private double eps;
+    private float[] savedMean;
+    private float[] savedInvStd;
+
+    private NormCall() {
+    }
+
+    /** This thread's call on {@code backend}, run by {@code pool}'s threads or, when it is null, by this one. */
+    public static NormCall begin(KernelBackend backend, WorkerPool pool) {
+        NormCall call = PER_THREAD.get();
+        call.backend = backend;
+        call.pool = pool;
+        return call;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    // ---------------------------------------------------------------- set-up
+
+    private void rows(int what, long rows, long features) {
+        kind = what;
+        units = rows;
+        unitLength = features;
+        channelsLast = false;
+        unitsPerTask = Math.max(1, TASK / features);
+        columnsPerTask = (int) Math.min(features,
+                ceilDiv(Math.max(COLUMN_TILE, TASK / Math.max(1, rows)), COLUMN_TILE) * COLUMN_TILE);
+        perUnit(Math.toIntExact(rows));
+        if (columnW.length < features && features <= Integer.MAX_VALUE) {
+            columnW = new double[(int) features];
+            columnB = new double[(int) features];
+        }
+        if (what == RMS && zeros.length < rows) {
+            zeros = new float[(int) rows];
+        }
+        prepare(rows * features);
+    }
+
+    private void group(TensorShape shape, int g) {
+        kind = GROUP;
+        batch = shape.batch();
+        channels = shape.channels();
+        groups = g;
+        perGroup = channels / g;
+        spatial = shape.spatialSize();
+        // with one spatial position both layouts are the same memory: contiguous groups
+        channelsLast = shape.layout() == Layout.CHANNELS_LAST && spatial > 1;
+        units = batch * g;
+        unitLength = perGroup * spatial;
+        unitsPerTask = Math.max(1, TASK / unitLength);
+        rowsPerStripe = Math.max(STRIPE_ROWS, TASK / channels);
+        stripes = Math.toIntExact(ceilDiv(spatial, rowsPerStripe));
+        channelBlocks = (channels + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+        perUnit(Math.toIntExact(units));
+        int pairs = Math.toIntExact(batch * channels);
+        if (partA.length < pairs) {
+            partA = new double[pairs];
+            partB = new double[pairs];
+            partPivots = new float[pairs];
+        }
+        prepare(batch * channels * spatial);
+    }
+
+    private void perUnit(int n) {
+        if (mean.length < n) {
+            mean = new double[n];
+            m2 = new double[n];
+            invStd = new double[n];
+            pivots = new float[n];
+            center = new float[n];
+            scale = new float[n];
+            shift = new float[n];
+            k2 = new float[n];
+            k3 = new float[n];
+            doublePath = new boolean[n];
+        }
+    }
+
+    private void prepare(long elements) {
+        parallel = pool != null && elements >= KernelCall.PARALLEL_MIN && pool.canShare(x.segment)
+                && pool.canShare(y.segment) && pool.canShare(dy.segment) && pool.canShare(dx.segment);
+        own(this);
+    }
+
+    /** The running thread's own call, its scratch grown for this call's backend and channels. */
+    private NormCall own(NormCall call) {
+        NormCall own = PER_THREAD.get();
+        if (own.scratch.length < call.backend.scratchFloats()) {
+            own.scratch = new float[call.backend.scratchFloats()];
+        }
+        if (call.kind == GROUP && call.channelsLast && own.ownPivots.length < call.channels) {
+            own.ownPivots = new float[call.channels];
+            own.ownCenter = new float[call.channels];
+            own.ownScale = new float[call.channels];
+            own.ownShift = new float[call.channels];
+            own.ownK1 = new float[call.channels];
+        }
+        return own;
+    }
+
+    private void release() {
+        x.clear();
+        y.clear();
+        dy.clear();
+        dx.clear();
+        weight = null;
+        bias = null;
+        savedMean = null;
+        savedInvStd = null;
+    }
+
+    private void runTasks(int what, long tasks) {
+        op = what;
+        int count = Math.toIntExact(tasks);
+        if (count > 1 && parallel && pool.run(this, count)) {
+            return;
+        }
+        for (int t = 0; t < count; t++) {
+            run(t);
+        }
+    }
+
+    @Override
+    public void run(int task) {
+        switch (op) {
+            case STATISTICS -> statisticsTask(task);
+            case NORMALIZE -> normalizeTask(task);
+            case GRADIENT_SUMS -> gradientSumsTask(task);
+            case APPLY -> applyTask(task);
+            case COLUMNS -> columnsTask(task);
+            default -> throw new AssertionError(op);
+        }
+    }
+
+    private long unitTasks() {
+        return ceilDiv(units, unitsPerTask);
+    }
+
+    /** Channels-last group reductions: one task per sample and block of channels. */
+    private long sampleTasks() {
+        return batch * channelBlocks;
+    }
+
+    /** Channels-last group elementwise passes: one task per stripe of a sample's rows. */
+    private long stripeTasks() {
+        return batch * stripes;
+    }
+
+    // ---------------------------------------------------------------- entry points
+
+    /**
+     * Mean and M2 of each row of {@code features} floats of x into {@code outMean} and {@code outM2}
+     * (layer norm's statistics; instance norm's of a channels-first tensor).
+     */
+    public void rowStatistics(long rows, long features, double[] outMean, double[] outM2) {
+        try {
+            rows(LAYER, rows, features);
+            statistics();
+            System.arraycopy(mean, 0, outMean, 0, (int) rows);
+            System.arraycopy(m2, 0, outM2, 0, (int) rows);
+        } finally {
+            release();
+        }
+    }
+
+    /** Mean and M2 of each (sample, group) of x, sample-major, into {@code outMean} and {@code outM2}. */
+    public void groupStatistics(TensorShape shape, int groupCount, double[] outMean, double[] outM2) {
+        try {
+            group(shape, groupCount);
+            statistics();
+            System.arraycopy(mean, 0, outMean, 0, (int) units);
+            System.arraycopy(m2, 0, outM2, 0, (int) units);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Layer norm forward: {@code y = (x - mean) / sqrt(var + eps) * weight + bias} per row, weight and
+     * bias per feature (either may be null; a bias needs a weight), the row's mean and
+     * {@code 1 / sqrt(var + eps)} into {@code saveMean} and {@code saveInvStd} when they are not null.
+     */
+    public void layerForward(long rows, long features, float[] w, float[] b, float epsilon, float[] saveMean,
+                             float[] saveInvStd) {
+        try {
+            rows(LAYER, rows, features);
+            weight = w;
+            bias = b;
+            eps = epsilon;
+            statistics();
+            finishNormalization(saveMean, saveInvStd);
+            runTasks(NORMALIZE, unitTasks());
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * RMS norm forward: {@code y = x / sqrt(mean(x^2) + eps) * weight} per row ({@code weight} null for
+     * none), {@code 1 / sqrt(mean(x^2) + eps)} into {@code saveInvRms} when it is not null.
+     */
+    public void rmsForward(long rows, long features, float[] w, float epsilon, float[] saveInvRms) {
+        try {
+            rows(RMS, rows, features);
+            weight = w;
+            bias = null;
+            eps = epsilon;
+            statistics();
+            for (int u = 0; u < units; u++) {
+                double is = 1 / Math.sqrt(m2[u] / unitLength + eps);
+                invStd[u] = is;
+                center[u] = 0;
+                scale[u] = (float) is;
+                shift[u] = 0;
+                doublePath[u] = false;
+                if (saveInvRms != null) {
+                    saveInvRms[u] = (float) is;
+                }
+            }
+            runTasks(NORMALIZE, unitTasks());
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Group norm forward over {@code groupCount} groups of channels per sample, weight and bias per
+     * channel (either may be null), each (sample, group)'s mean and {@code 1 / sqrt(var + eps)},
+     * sample-major, into {@code saveMean} and {@code saveInvStd} when they are not null.
+     */
+    public void groupForward(TensorShape shape, int groupCount, float[] w, float[] b, float epsilon,
+                             float[] saveMean, float[] saveInvStd) {
+        try {
+            group(shape, groupCount);
+            weight = w;
+            bias = b;
+            eps = epsilon;
+            statistics();
+            finishNormalization(saveMean, saveInvStd);
+            runTasks(NORMALIZE, channelsLast ? stripeTasks() : unitTasks());
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Layer norm backward from the forward's saved per-row mean and invStd: dx (when bound) and the
+     * per-feature gradients into {@code dWeight} and {@code dBias} (overwritten; either may be null).
+     */
+    public void layerBackward(long rows, long features, float[] w, float[] mu, float[] is, float[] dWeight,
+                              float[] dBias) {
+        try {
+            rows(LAYER, rows, features);
+            weight = w;
+            savedMean = mu;
+            savedInvStd = is;
+            rowsBackward(dWeight, dBias);
+        } finally {
+            release();
+        }
+    }
+
+    /** RMS norm backward from the forward's saved per-row invRms: dx (when bound) and {@code dWeight}. */
+    public void rmsBackward(long rows, long features, float[] w, float[] invRms, float[] dWeight) {
+        try {
+            rows(RMS, rows, features);
+            weight = w;
+            savedMean = zeros;
+            java.util.Arrays.fill(zeros, 0, (int) rows, 0f);
+            savedInvStd = invRms;
+            rowsBackward(dWeight, null);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Group norm backward from the forward's saved per-(sample, group) mean and invStd: dx (when bound)
+     * and the per-channel gradients into {@code dWeight} and {@code dBias} (overwritten; either may be null).
+     */
+    public void groupBackward(TensorShape shape, int groupCount, float[] w, float[] mu, float[] is,
+                              float[] dWeight, float[] dBias) {
+        try {
+            group(shape, groupCount);
+            weight = w;
+            savedMean = mu;
+            savedInvStd = is;
+            runTasks(GRADIENT_SUMS, channelsLast ? sampleTasks() : unitTasks());
+            double m = unitLength;
+            for (int u = 0; u < units; u++) {
+                long n = u / groups;
+                int c0 = (int) (u % groups) * perGroup;
+                double s1 = 0;
+                double s2 = 0;
+                for (int c = c0; c < c0 + perGroup; c++) {
+                    double wc = w == null ? 1 : w[c];
+                    s1 += wc * partA[(int) (n * channels + c)];
+                    s2 += wc * partB[(int) (n * channels + c)];
+                }
+                double r = is[u];
+                k2[u] = (float) (-r * r * r * s2 / m);
+                k3[u] = (float) (-r * s1 / m);
+            }
+            if (dx.isSet()) {
+                runTasks(APPLY, channelsLast ? stripeTasks() : unitTasks());
+            }
+            for (int c = 0; c < channels; c++) {
+                double gw = 0;
+                double gb = 0;
+                for (long n = 0; n < batch; n++) {
+                    int u = (int) (n * groups + c / perGroup);
+                    gw += is[u] * partB[(int) (n * channels + c)];
+                    gb += partA[(int) (n * channels + c)];
+                }
+                if (dWeight != null) {
+                    dWeight[c] = (float) gw;
+                }
+                if (dBias != null) {
+                    dBias[c] = (float) gb;
+                }
+            }
+        } finally {
+            release();
+        }
+    }
+
+    private void rowsBackward(float[] dWeight, float[] dBias) {
+        if (dx.isSet()) {
+            runTasks(GRADIENT_SUMS, unitTasks());
+            double m = unitLength;
+            for (int u = 0; u < units; u++) {
+                double r = savedInvStd[u];
+                k2[u] = (float) (-r * r * r * m2[u] / m);
+                k3[u] = kind == RMS ? 0f : (float) (-r * mean[u] / m);
+            }
+            runTasks(APPLY, unitTasks());
+        }
+        if (dWeight != null || dBias != null) {
+            int f = (int) unitLength;
+            java.util.Arrays.fill(columnW, 0, f, 0);
+            java.util.Arrays.fill(columnB, 0, f, 0);
+            runTasks(COLUMNS, ceilDiv(unitLength, columnsPerTask));
+            for (int i = 0; i < f; i++) {
+                if (dWeight != null) {
+                    dWeight[i] = (float) columnW[i];
+                }
+                if (dBias != null) {
+                    dBias[i] = (float) columnB[i];
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- statistics
+
+    private void statistics() {
+        runTasks(STATISTICS, channelsLast ? sampleTasks() : unitTasks());
+        if (kind == GROUP && channelsLast) {
+            mergeChannels();
+        }
+        for (int u = 0; u < units; u++) {
+            finishStatistics(u);
+        }
+    }
+
+    private void statisticsTask(int task) {
+        float[] own = own(this).scratch;
+        if (channelsLast) {
+            long n = task / channelBlocks;
+            int c0 = task % channelBlocks * CHANNEL_BLOCK;
+            int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
+            long first = n * spatial * channels;
+            float[] p = own(this).ownPivots;
+            for (int c = c0; c < c1; c++) {
+                p[c] = x.get(first + c);
+                partPivots[(int) (n * channels + c)] = p[c];
+            }
+            backend.rowStatistics(x.array, x.segment, x.base + first, spatial, channels, c0, c1, p, partA, partB,
+                    (int) (n * channels), own);
+            return;
+        }
+        long u0 = task * unitsPerTask;
+        long u1 = Math.min(units, u0 + unitsPerTask);
+        if (kind == RMS) {
+            for (long u = u0; u < u1; u++) {
+                m2[(int) u] = backend.sumSquares(x.array, x.segment, x.base + u * unitLength, unitLength, own);
+            }
+            return;
+        }
+        int step = backend.channelGroup();
+        for (long u = u0; u < u1; u += step) {
+            int k = (int) Math.min(step, u1 - u);
+            for (int j = 0; j < k; j++) {
+                pivots[(int) u + j] = x.get((u + j) * unitLength);
+            }
+            backend.sampleStatistics(x.array, x.segment, x.base + u * unitLength, 1, k, unitLength, 0, pivots, (int) u,
+                    mean, m2, (int) u, 1, own);
+        }
+    }
+
+    /** Channels-last groups: each group's channels' moments merged in channel order. */
+    private void mergeChannels() {
+        for (int u = 0; u < units; u++) {
+            long n = u / groups;
+            int c0 = (int) (u % groups) * perGroup;
+            long na = 0;
+            for (int c = c0; c < c0 + perGroup; c++) {
+                int i = (int) (n * channels + c);
+                Welford.merge(mean, m2, u, na, spatial, partA[i], partB[i]);
+                na += spatial;
+            }
+            pivots[u] = partPivots[(int) (n * channels + c0)];
+        }
+    }
+
+    /**
+     * Recomputes unit u in double where float arithmetic may have failed it, as batch norm does: its
+     * moments are not finite, or its variance (RMS: mean square) is so small that float products may
+     * have underflowed. A unit with M2 exactly 0 is exactly constant when its pivots prove it.
+     */
+    private void finishStatistics(int u) {
+        double q = m2[u];
+        double m = kind == RMS ? 0 : mean[u];
+        boolean recompute;
+        if (!Double.isFinite(m) || !Double.isFinite(q)) {
+            recompute = true;
+        } else if (q / unitLength >= KernelCall.TINY_VARIANCE) {
+            recompute = false;
+        } else if (kind != RMS && q == 0 && provenConstant(u)) {
+            recompute = false;
+        } else {
+            recompute = true;
+        }
+        doublePath[u] = false;
+        if (recompute) {
+            recomputeInDouble(u);
+            // deviations beyond float's range: this unit is normalized in double
+            doublePath[u] = kind != RMS && Double.isFinite(mean[u]) && largestDeviation(u) >= Float.MAX_VALUE / 2;
+        }
+    }
+
+    private boolean provenConstant(int u) {
+        if (!(kind == GROUP && channelsLast)) {
+            return mean[u] == pivots[u] && Math.abs(pivots[u]) >= KernelCall.PROVING_PIVOT;
+        }
+        long n = u / groups;
+        int c0 = (int) (u % groups) * perGroup;
+        for (int c = c0; c < c0 + perGroup; c++) {
+            int i = (int) (n * channels + c);
+            if (!(partB[i] == 0 && partA[i] == partPivots[i] && Math.abs(partPivots[i]) >= KernelCall.PROVING_PIVOT)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Element k of unit u, relative to x's base. */
+    private long element(int u, long k) {
+        if (!(kind == GROUP && channelsLast)) {
+            return u * unitLength + k;
+        }
+        long n = u / groups;
+        int c = (int) (u % groups) * perGroup + (int) (k % perGroup);
+        long s = k / perGroup;
+        return (n * spatial + s) * channels + c;
+    }
+
+    private void recomputeInDouble(int u) {
+        if (kind == RMS) {
+            double squares = 0;
+            for (long k = 0; k < unitLength; k++) {
+                double v = x.get(element(u, k));
+                squares += v * v;
+            }
+            m2[u] = squares;
+            return;
+        }
+        double sum = 0;
+        for (long k = 0; k < unitLength; k++) {
+            sum += x.get(element(u, k));
+        }
+        double mu = sum / unitLength;
+        double squares = 0;
+        for (long k = 0; k < unitLength; k++) {
+            double d = x.get(element(u, k)) - mu;
+            squares += d * d;
+        }
+        mean[u] = mu;
+        m2[u] = squares;
+    }
+
+    private double largestDeviation(int u) {
+        double largest = 0;
+        for (long k = 0; k < unitLength; k++) {
+            largest = Math.max(largest, Math.abs(x.get(element(u, k)) - mean[u]));
+        }
+        return largest;
+    }
+
+    // ---------------------------------------------------------------- normalization
+
+    /**
+     * Per unit: the mean split into its float part {@code center}, subtracted from x, and the rest
+     * folded into {@code shift} (in units of the normalized value), as batch norm does.
+     */
+    private void finishNormalization(float[] saveMean, float[] saveInvStd) {
+        for (int u = 0; u < units; u++) {
+            double is = 1 / Math.sqrt(m2[u] / unitLength + eps);
+            float ctr = (float) mean[u];
+            invStd[u] = is;
+            center[u] = ctr;
+            scale[u] = (float) is;
+            shift[u] = (float) (-(mean[u] - ctr) * is);
+            if (saveMean != null) {
+                saveMean[u] = (float) mean[u];
+                saveInvStd[u] = (float) is;
+            }
+        }
+    }
+
+    private void normalizeTask(int task) {
+        if (kind == GROUP) {
+            if (channelsLast) {
+                normalizeStripe(task);
+            } else {
+                normalizeGroups(task);
+            }
+            return;
+        }
+        long u0 = task * unitsPerTask;
+        long u1 = Math.min(units, u0 + unitsPerTask);
+        for (long v = u0; v < u1; v++) {
+            int u = (int) v;
+            long at = v * unitLength;
+            if (doublePath[u]) {
+                for (long k = 0; k < unitLength; k++) {
+                    double t = (x.get(at + k) - mean[u]) * invStd[u];
+                    y.put(at + k, (float) (t * (weight == null ? 1 : weight[(int) k]) + (bias == null ? 0 : bias[(int) k])));
+                }
+            } else if (weight == null) {
+                backend.normalizeRuns(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 0, unitLength,
+                        1, center[u], scale[u], shift[u], Float.NEGATIVE_INFINITY);
+            } else {
+                backend.normalizeAffine(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at,
+                        (int) unitLength, center[u], scale[u], shift[u], weight, bias);
+            }
+        }
+    }
+
+    /** Channels-first groups: each channel's run with the group's statistics and the channel's affine. */
+    private void normalizeGroups(int task) {
+        long u0 = task * unitsPerTask;
+        long u1 = Math.min(units, u0 + unitsPerTask);
+        for (long v = u0; v < u1; v++) {
+            int u = (int) v;
+            long n = v / groups;
+            int c0 = (int) (v % groups) * perGroup;
+            for (int c = c0; c < c0 + perGroup; c++) {
+                long at = (n * channels + c) * spatial;
+                double sc = (weight == null ? 1 : weight[c]) * invStd[u];
+                double b = bias == null ? 0 : bias[c];
+                if (doublePath[u]) {
+                    Welford.normalizeInDouble(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at,
+                            spatial, mean[u], sc, b, Float.NEGATIVE_INFINITY);
+                } else {
+                    backend.normalizeRuns(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 0, spatial,
+                            1, center[u], (float) sc, (float) (b - (mean[u] - center[u]) * sc),
+                            Float.NEGATIVE_INFINITY);
+                }
+            }
+        }
+    }
+
+    /** Channels-last groups: a stripe of one sample's rows, each channel with its group's statistics. */
+    private void normalizeStripe(int task) {
+        long n = task / stripes;
+        long r0 = task % stripes * rowsPerStripe;
+        long rows = Math.min(rowsPerStripe, spatial - r0);
+        NormCall own = own(this);
+        boolean anyDouble = false;
+        for (int c = 0; c < channels; c++) {
+            int u = (int) (n * groups + c / perGroup);
+            double sc = (weight == null ? 1 : weight[c]) * invStd[u];
+            double b = bias == null ? 0 : bias[c];
+            own.ownCenter[c] = center[u];
+            own.ownScale[c] = (float) sc;
+            own.ownShift[c] = (float) (b - (mean[u] - center[u]) * sc);
+            anyDouble |= doublePath[u];
+        }
+        long first = (n * spatial + r0) * channels;
+        if (!anyDouble) {
+            backend.normalizeRows(x.array, x.segment, x.base + first, y.array, y.segment, y.base + first, rows,
+                    channels, own.ownCenter, own.ownScale, own.ownShift, Float.NEGATIVE_INFINITY, own.scratch);
+            return;
+        }
+        for (long r = 0; r < rows; r++) {
+            for (int c = 0; c < channels; c++) {
+                int u = (int) (n * groups + c / perGroup);
+                long at = first + r * channels + c;
+                if (doublePath[u]) {
+                    double sc = (weight == null ? 1 : weight[c]) * invStd[u];
+                    Welford.normalizeInDouble(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 1,
+                            mean[u], sc, bias == null ? 0 : bias[c], Float.NEGATIVE_INFINITY);
+                } else {
+                    ScalarBackend.normalizeRun(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 1,
+                            own.ownCenter[c], own.ownScale[c], own.ownShift[c], Float.NEGATIVE_INFINITY);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    private void gradientSumsTask(int task) {
+        float[] own = own(this).scratch;
+        if (kind == GROUP) {
+            if (channelsLast) {
+                long n = task / channelBlocks;
+                int c0 = task % channelBlocks * CHANNEL_BLOCK;
+                int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
+                float[] ctr = own(this).ownCenter;
+                for (int c = c0; c < c1; c++) {
+                    ctr[c] = savedMean[(int) (n * groups + c / perGroup)];
+                }
+                long first = n * spatial * channels;
+                backend.rowGradientSums(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first,
+                        null, null, 0, spatial, channels, c0, c1, ctr, partA, partB, (int) (n * channels), own);
+                return;
+            }
+            long u0 = task * unitsPerTask;
+            long u1 = Math.min(units, u0 + unitsPerTask);
+            for (long v = u0; v < u1; v++) {
+                long n = v / groups;
+                int c0 = (int) (v % groups) * perGroup;
+                for (int c = c0; c < c0 + perGroup; c++) {
+                    int i = (int) (n * channels + c);
+                    long at = (n * channels + c) * spatial;
+                    partA[i] = 0;
+                    partB[i] = 0;
+                    backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                            null, null, 0, 0, spatial, 1, savedMean[(int) v], partA, partB, i, own);
+                }
+            }
+            return;
+        }
+        long u0 = task * unitsPerTask;
+        long u1 = Math.min(units, u0 + unitsPerTask);
+        for (long v = u0; v < u1; v++) {
+            int u = (int) v;
+            long at = v * unitLength;
+            if (weight == null) {
+                mean[u] = 0;
+                m2[u] = 0;
+                backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at, null,
+                        null, 0, 0, unitLength, 1, savedMean[u], mean, m2, u, own);
+            } else {
+                double[] sums = PER_THREAD.get().pair;
+                backend.weightedGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                        (int) unitLength, savedMean[u], weight, sums, 0, own);
+                mean[u] = sums[0];
+                m2[u] = sums[1];
+            }
+        }
+    }
+
+
+    private void applyTask(int task) {
+        if (kind == GROUP) {
+            if (channelsLast) {
+                applyStripe(task);
+                return;
+            }
+            long u0 = task * unitsPerTask;
+            long u1 = Math.min(units, u0 + unitsPerTask);
+            for (long v = u0; v < u1; v++) {
+                int u = (int) v;
+                long n = v / groups;
+                int c0 = (int) (v % groups) * perGroup;
+                for (int c = c0; c < c0 + perGroup; c++) {
+                    long at = (n * channels + c) * spatial;
+                    float k1 = (float) ((weight == null ? 1 : weight[c]) * (double) savedInvStd[u]);
+                    backend.applyGradientRuns(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                            null, null, 0, dx.array, dx.segment, dx.base + at, 0, spatial, 1, savedMean[u], k1,
+                            k2[u], k3[u]);
+                }
+            }
+            return;
+        }
+        long u0 = task * unitsPerTask;
+        long u1 = Math.min(units, u0 + unitsPerTask);
+        for (long v = u0; v < u1; v++) {
+            int u = (int) v;
+            long at = v * unitLength;
+            if (weight == null) {
+                backend.applyGradientRuns(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at, null,
+                        null, 0, dx.array, dx.segment, dx.base + at, 0, unitLength, 1, savedMean[u], savedInvStd[u],
+                        k2[u], k3[u]);
+            } else {
+                backend.applyWeightedGradient(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                        dx.array, dx.segment, dx.base + at, (int) unitLength, savedMean[u], weight, savedInvStd[u],
+                        k2[u], k3[u]);
+            }
+        }
+    }
+
+    private void applyStripe(int task) {
+        long n = task / stripes;
+        long r0 = task % stripes * rowsPerStripe;
+        long rows = Math.min(rowsPerStripe, spatial - r0);
+        NormCall own = own(this);
+        for (int c = 0; c < channels; c++) {
+            int u = (int) (n * groups + c / perGroup);
+            own.ownCenter[c] = savedMean[u];
+            own.ownK1[c] = (float) ((weight == null ? 1 : weight[c]) * (double) savedInvStd[u]);
+            own.ownScale[c] = k2[u];
+            own.ownShift[c] = k3[u];
+        }
+        long first = (n * spatial + r0) * channels;
+        backend.applyGradientRows(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first, null,
+                null, 0, dx.array, dx.segment, dx.base + first, rows, channels, own.ownCenter, own.ownK1,
+                own.ownScale, own.ownShift, own.scratch);
+    }
+
+    private void columnsTask(int task) {
+        int f0 = task * columnsPerTask;
+        int f1 = (int) Math.min(unitLength, (long) f0 + columnsPerTask);
+        backend.columnSums(dy.array, dy.segment, dy.base, x.array, x.segment, x.base, units, (int) unitLength, f0, f1,
+                savedMean, savedInvStd, columnW, columnB, own(this).scratch);
+    }
+}
