@@ -3,5 +3,6 @@ module io.github.panamabn.nn {
     requires transitive io.github.panamabn.kernels;
 
     exports io.github.panamabn.nn;
+    exports io.github.panamabn.nn.norm;
     exports io.github.panamabn.nn.safetensors;
 }

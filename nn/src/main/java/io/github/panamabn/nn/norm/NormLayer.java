@@ -1,0 +1,344 @@
+package io.github.panamabn.nn.norm;
+
+import io.github.panamabn.kernels.Affine;
+import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.kernels.TensorView;
+import io.github.panamabn.nn.Layer;
+import io.github.panamabn.nn.Parameter;
+import io.github.panamabn.nn.safetensors.SafeTensors;
+import io.github.panamabn.nn.safetensors.SafeTensors.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the per-sample normalization layers share ({@link LayerNorm}, {@link RMSNorm}, {@link GroupNorm},
+ * {@link InstanceNorm}): optional weight and bias with their gradients, a name for messages, training
+ * and eval mode, PyTorch {@code state_dict} entries in safetensors files, and the {@code float[]} forms of
+ * {@link Layer} on top of the {@link TensorView} forms each layer implements.
+ *
+ * <p>Every argument is checked before anything is written; an error names the layer. A layer is not
+ * thread-safe: one thread at a time, as a PyTorch module. The {@code float[]} forms require arrays of
+ * exactly the shape's length; pass views to use a window of a larger array or native memory.
+ */
+public abstract class NormLayer implements Layer {
+    private static final TensorShape IDLE_SHAPE = TensorShape.nc(1, 1);
+    private static final float[] IDLE = new float[1];
+    /** This thread's views for the {@code float[]} forms: rebound per call, unbound after it. */
+    private static final ThreadLocal<TensorView[]> VIEWS = ThreadLocal.withInitial(() -> new TensorView[] {
+            TensorView.of(IDLE_SHAPE, IDLE), TensorView.of(IDLE_SHAPE, IDLE), TensorView.of(IDLE_SHAPE, IDLE),
+            TensorView.of(IDLE_SHAPE, IDLE)});
+
+    /** Weight and bias, null when the layer has none. */
+    protected final float[] weight;
+    protected final float[] bias;
+    protected final float[] weightGrad;
+    protected final float[] biasGrad;
+    /** The forward's weight and bias as the kernels take them; the backward's gradient outputs. */
+    protected final Affine affine;
+    protected final Affine affineScratch;
+    private final float[] weightScratch;
+    private final float[] biasScratch;
+    private String name = "";
+    private boolean training = true;
+
+    /**
+     * @param parameters how many values weight and bias have
+     * @param hasWeight whether the layer learns a weight (initialized to 1)
+     * @param hasBias whether the layer learns a bias (initialized to 0)
+     */
+    protected NormLayer(int parameters, boolean hasWeight, boolean hasBias) {
+        weight = hasWeight ? new float[parameters] : null;
+        bias = hasBias ? new float[parameters] : null;
+        weightGrad = hasWeight ? new float[parameters] : null;
+        biasGrad = hasBias ? new float[parameters] : null;
+        weightScratch = hasWeight ? new float[parameters] : null;
+        biasScratch = hasBias ? new float[parameters] : null;
+        affine = affineOf(weight, bias);
+        affineScratch = affineOf(weightScratch, biasScratch);
+        resetParameters();
+    }
+
+    private static Affine affineOf(float[] w, float[] b) {
+        return w != null ? (b != null ? Affine.of(w, b) : Affine.weightOnly(w)) : b != null ? Affine.biasOnly(b)
+                : Affine.none();
+    }
+
+    /** Weight 1 and bias 0, as PyTorch initializes them. */
+    public void resetParameters() {
+        if (weight != null) {
+            Arrays.fill(weight, 1f);
+        }
+        if (bias != null) {
+            Arrays.fill(bias, 0f);
+        }
+    }
+
+    /** The weight (live array), or null without one. */
+    public float[] weight() {
+        return weight;
+    }
+
+    /** The bias (live array), or null without one. */
+    public float[] bias() {
+        return bias;
+    }
+
+    /** The accumulated weight gradient (live array), or null. */
+    public float[] weightGrad() {
+        return weightGrad;
+    }
+
+    /** The accumulated bias gradient (live array), or null. */
+    public float[] biasGrad() {
+        return biasGrad;
+    }
+
+    /** The name messages start with ("" until {@link #setName}). */
+    public String name() {
+        return name;
+    }
+
+    /** Names this layer in messages, e.g. {@code "blocks.3.ln_1"}; returns this. */
+    public NormLayer setName(String newName) {
+        if (newName == null) {
+            throw new NullPointerException("name must not be null");
+        }
+        name = newName;
+        return this;
+    }
+
+    /** Whether the layer is in training mode (the default). */
+    public boolean isTraining() {
+        return training;
+    }
+
+    @Override
+    public void setTraining(boolean mode) {
+        training = mode;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        List<Parameter> list = new ArrayList<>();
+        if (weight != null) {
+            list.add(new Parameter("weight", weight, weightGrad));
+        }
+        if (bias != null) {
+            list.add(new Parameter("bias", bias, biasGrad));
+        }
+        return list;
+    }
+
+    /** Sets the accumulated gradients to 0. */
+    public void zeroGrad() {
+        if (weightGrad != null) {
+            Arrays.fill(weightGrad, 0f);
+        }
+        if (biasGrad != null) {
+            Arrays.fill(biasGrad, 0f);
+        }
+    }
+
+    /** Adds the kernel's gradient outputs (in {@link #affineScratch}) to the accumulated gradients. */
+    protected void accumulateGradients() {
+        for (int i = 0; weightGrad != null && i < weightGrad.length; i++) {
+            weightGrad[i] += weightScratch[i];
+        }
+        for (int i = 0; biasGrad != null && i < biasGrad.length; i++) {
+            biasGrad[i] += biasScratch[i];
+        }
+    }
+
+    @Override
+    public TensorShape outputShape(TensorShape input) {
+        checkInput(input);
+        return input;
+    }
+
+    /** Refuses an input shape this layer cannot take, with a message naming the layer. */
+    protected abstract void checkInput(TensorShape shape);
+
+    /** Forward of x into y (same shape; y may be x). */
+    public abstract void forward(TensorView x, TensorView y);
+
+    /**
+     * Backward: from the forward's input x and the output gradient dy, the input gradient into dx (null
+     * to skip) and the parameter gradients added to {@link #weightGrad()} and {@link #biasGrad()}.
+     */
+    public abstract void backward(TensorView x, TensorView dy, TensorView dx);
+
+    @Override
+    public void forward(TensorShape shape, float[] x, float[] y) {
+        TensorView[] v = VIEWS.get();
+        try {
+            forward(bind(v[0], shape, x, "x"), bind(v[1], shape, y, "y"));
+        } finally {
+            release(v);
+        }
+    }
+
+    @Override
+    public void backward(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
+        TensorView[] v = VIEWS.get();
+        try {
+            backward(bind(v[0], shape, x, "x"), bind(v[2], shape, dy, "dy"), dx == null ? null : bind(v[3], shape, dx, "dx"));
+        } finally {
+            release(v);
+        }
+    }
+
+    private TensorView bind(TensorView view, TensorShape shape, float[] data, String what) {
+        if (shape == null) {
+            throw new NullPointerException(this + ": shape must not be null");
+        }
+        if (data == null) {
+            throw new NullPointerException(this + ": " + what + " must not be null");
+        }
+        if (data.length != shape.elementCount()) {
+            throw new IllegalArgumentException(this + ": " + what + " has length " + data.length + " but shape " + shape
+                    + " has " + shape.elementCount() + " elements (pass a TensorView to use a window of a larger array)");
+        }
+        return view.bind(shape, data);
+    }
+
+    private static void release(TensorView[] views) {
+        for (TensorView v : views) {
+            v.bind(IDLE_SHAPE, IDLE);
+        }
+    }
+
+    /** A kernel's argument error with this layer's name in front (its type kept). */
+    protected RuntimeException named(RuntimeException e) {
+        String message = this + ": " + e.getMessage();
+        if (e instanceof IllegalArgumentException) {
+            return new IllegalArgumentException(message, e);
+        }
+        if (e instanceof IndexOutOfBoundsException) {
+            return new IndexOutOfBoundsException(message);
+        }
+        if (e instanceof NullPointerException) {
+            return new NullPointerException(message);
+        }
+        if (e instanceof IllegalStateException) {
+            return new IllegalStateException(message, e);
+        }
+        return e;
+    }
+
+    // ---------------------------------------------------------------- state
+
+    /** The layer's float state entries under PyTorch's names (weight, bias, running statistics), live arrays. */
+    protected Map<String, float[]> floatState() {
+        Map<String, float[]> state = new LinkedHashMap<>();
+        if (weight != null) {
+            state.put("weight", weight);
+        }
+        if (bias != null) {
+            state.put("bias", bias);
+        }
+        return state;
+    }
+
+    /** The shape each float entry has in PyTorch's state_dict (default: a vector). */
+    protected long[] entryShape(String entry, float[] values) {
+        return new long[] {values.length};
+    }
+
+    /** A layer with a {@code num_batches_tracked} counter returns it; others -1 (no such entry). */
+    protected long batchesTracked() {
+        return -1;
+    }
+
+    /** Sets the {@code num_batches_tracked} counter (only called when {@link #batchesTracked()} is not -1). */
+    protected void setBatchesTracked(long count) {
+    }
+
+    /** Checks a float entry's values before anything is loaded; default: any. */
+    protected void checkEntry(String entry, float[] values) {
+    }
+
+    /** The state under PyTorch's {@code state_dict} names, each prefixed with {@code prefix} ("" for none). */
+    public Map<String, Tensor> stateDict(String prefix) {
+        if (prefix == null) {
+            throw new NullPointerException("prefix must not be null (use \"\" for none)");
+        }
+        Map<String, Tensor> state = new LinkedHashMap<>();
+        for (Map.Entry<String, float[]> e : floatState().entrySet()) {
+            state.put(prefix + e.getKey(), Tensor.ofFloats(e.getValue(), entryShape(e.getKey(), e.getValue())));
+        }
+        if (batchesTracked() >= 0) {
+            state.put(prefix + "num_batches_tracked", Tensor.ofLongs(new long[] {batchesTracked()}));
+        }
+        return state;
+    }
+
+    /**
+     * Loads state written by {@link #stateDict} or by PyTorch: of the entries whose names start with
+     * {@code prefix}, exactly this layer's must be present, F32 with PyTorch's shapes
+     * (num_batches_tracked: I64, a scalar or [1]). Everything is checked before anything is assigned:
+     * on an error the layer is unchanged.
+     */
+    public void loadStateDict(Map<String, Tensor> state, String prefix) {
+        if (state == null || prefix == null) {
+            throw new NullPointerException("state and prefix must not be null (use \"\" for no prefix)");
+        }
+        Map<String, Tensor> expected = stateDict(prefix);
+        for (String key : state.keySet()) {
+            if (key.startsWith(prefix) && !expected.containsKey(key)) {
+                throw new IllegalArgumentException("unexpected entry '" + key + "' for " + this + " (expected "
+                        + expected.keySet() + ")");
+            }
+        }
+        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
+            Tensor t = state.get(e.getKey());
+            if (t == null) {
+                throw new IllegalArgumentException("missing entry '" + e.getKey() + "' for " + this);
+            }
+            Tensor want = e.getValue();
+            boolean counter = e.getKey().endsWith("num_batches_tracked");
+            boolean shapeOk = counter ? t.elementCount() == 1 && t.shape().length <= 1
+                    : Arrays.equals(t.shape(), want.shape());
+            if (!t.dtype().equals(want.dtype()) || !shapeOk) {
+                throw new IllegalArgumentException("entry '" + e.getKey() + "' for " + this + " has dtype " + t.dtype()
+                        + " and shape " + Arrays.toString(t.shape()) + ", expected " + want.dtype() + " and shape "
+                        + Arrays.toString(want.shape()));
+            }
+            if (counter && t.longs()[0] < 0) {
+                throw new IllegalArgumentException("num_batches_tracked must be non-negative, got " + t.longs()[0]);
+            }
+        }
+        for (String entry : floatState().keySet()) {
+            checkEntry(entry, state.get(prefix + entry).floats());
+        }
+        for (Map.Entry<String, float[]> e : floatState().entrySet()) {
+            float[] values = state.get(prefix + e.getKey()).floats();
+            System.arraycopy(values, 0, e.getValue(), 0, values.length);
+        }
+        if (batchesTracked() >= 0) {
+            setBatchesTracked(state.get(prefix + "num_batches_tracked").longs()[0]);
+        }
+    }
+
+    /** Saves {@link #stateDict} with no prefix as a safetensors file. */
+    public void save(Path file) throws IOException {
+        SafeTensors.write(file, stateDict(""));
+    }
+
+    /** Loads a safetensors file saved by {@link #save} (or by PyTorch's {@code save_file(m.state_dict())}). */
+    public void load(Path file) throws IOException {
+        loadStateDict(SafeTensors.read(file), "");
+    }
+
+    /** The class and options, and the name when there is one: how messages name the layer. */
+    protected abstract String describe();
+
+    @Override
+    public String toString() {
+        return (name.isEmpty() ? "" : name + " ") + describe();
+    }
+}
