@@ -12,6 +12,8 @@ import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.NormConfig;
 import io.github.panamabn.kernels.RunningStatistics;
 import io.github.panamabn.kernels.SavedStatistics;
+import io.github.panamabn.kernels.LayerNorm;
+import io.github.panamabn.kernels.GroupNorm;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
 import io.github.panamabn.nn.BatchNorm2d;
@@ -159,10 +161,47 @@ class ReadmeExampleTest {
     }
 
     @Test
+    void familyExampleRuns() {
+        TensorShape tokens = TensorShape.ncl(2, 16, 64);
+        int n = (int) tokens.elementCount();
+        float[] xs = new float[n];
+        for (int i = 0; i < n; i++) {
+            xs[i] = (float) Math.sin(i) * 3 + 5;
+        }
+        TensorView x = TensorView.of(tokens, xs);
+        TensorView y = TensorView.of(tokens, new float[n]);
+        TensorView dy = TensorView.of(tokens, new float[n]);
+        TensorView dx = TensorView.of(tokens, new float[n]);
+        float[] gamma = new float[64];
+        java.util.Arrays.fill(gamma, 1f);
+        float[] beta = new float[64];
+        float[] dGamma = new float[64];
+        float[] dBeta = new float[64];
+        TensorShape imageShape = TensorShape.nhwc(2, 8, 8, 64);
+        TensorView image = TensorView.of(imageShape, new float[(int) imageShape.elementCount()]);
+        TensorView out = TensorView.of(imageShape, new float[(int) imageShape.elementCount()]);
+        float[] w = gamma;
+        float[] b = beta;
+        // family-example:start
+        SavedStatistics save = new SavedStatistics((int) LayerNorm.rows(tokens, 1));   // one per token
+        LayerNorm.get().forward(NormConfig.DEFAULT, 1, x, y, Affine.of(gamma, beta), save);
+        LayerNorm.get().backward(NormConfig.DEFAULT, 1, save, x, dy, dx, Affine.weightOnly(gamma), Affine.of(dGamma, dBeta));
+        GroupNorm.get().forward(NormConfig.DEFAULT, 32, image, out, Affine.of(w, b));   // 32 groups, NCHW or NHWC
+        // family-example:end
+        float[] row = java.util.Arrays.copyOfRange(y.array(), 0, 64);
+        double mean = 0;
+        for (float v : row) {
+            mean += v / 64.0;
+        }
+        assertEquals(0.0, mean, 1e-5, "a layer-normalized row has mean 0");
+    }
+
+    @Test
     void readmeShowsTheseExamples() throws IOException {
         String source = Files.readString(Path.of("src/test/java/io/github/panamabn/verification/ReadmeExampleTest.java"));
         String readme = Files.readString(Path.of("../README.md"));
-        for (String name : new String[] {"example", "layer-example", "off-heap-example", "threads-example"}) {
+        for (String name : new String[] {"example", "layer-example", "off-heap-example", "threads-example",
+                "family-example"}) {
             String code = between(source, "// " + name + ":start\n", "        // " + name + ":end");
             String expected = code.lines().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
                     .collect(Collectors.joining("\n"));
