@@ -102,6 +102,25 @@ final class Checks {
         }
     }
 
+    /** Refuses b being exactly a's memory, where an output would overwrite the other; the message names both. */
+    static void notSameMemory(TensorView a, String aName, TensorView b, String bName, boolean segments) {
+        boolean same;
+        if (!segments) {
+            same = a.arrayOrNull() == b.arrayOrNull() && a.offset() == b.offset();
+        } else {
+            MemorySegment sa = a.asSegment();
+            MemorySegment sb = b.asSegment();
+            same = sa.isNative() == sb.isNative()
+                    && sa.address() + a.offset() * Float.BYTES == sb.address() + b.offset() * Float.BYTES
+                    // asked only at the same address, where it decides; heapBase may allocate
+                    && (sa.isNative() || sa.heapBase().orElse(null) == sb.heapBase().orElse(null));
+        }
+        if (same) {
+            throw new IllegalArgumentException(bName + " must not be the same memory as " + aName + ": both are "
+                    + "outputs of the call; pass separate tensors");
+        }
+    }
+
     static void epsilon(float eps) {
         if (!(eps > 0) || Float.isInfinite(eps)) {
             throw new IllegalArgumentException("eps must be positive and finite, got " + eps);

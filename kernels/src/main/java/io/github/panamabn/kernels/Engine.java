@@ -62,6 +62,41 @@ final class Engine {
         return call;
     }
 
+    /** As {@link #begin}, for a fused residual add: h = x + residual, y = norm(h). */
+    NormCall beginResidual(TensorView x, TensorView residual, TensorView h, TensorView y) {
+        boolean segments = Checks.anySegment(x, residual, h, y);
+        NormCall call = NormCall.begin(backend, pool);
+        bind(call.x, x, segments);
+        bind(call.residual, residual, segments);
+        bind(call.h, h, segments);
+        bind(call.y, y, segments);
+        bind(call.dy, null, segments);
+        bind(call.dx, null, segments);
+        return call;
+    }
+
+    /**
+     * The operands of a fused residual add, all of x's shape: h may be x or residual (in place), y may
+     * be any of them but h (y is computed from h); no partial overlaps.
+     */
+    static void residualOutputs(TensorView x, TensorView residual, TensorView h, TensorView y) {
+        Checks.view(x, "x", false);
+        Checks.view(Checks.notNull(residual, "residual"), "residual", false);
+        Checks.view(Checks.notNull(h, "h"), "h", true);
+        Checks.view(Checks.notNull(y, "y"), "y", true);
+        Checks.sameShape(x, residual, "residual");
+        Checks.sameShape(x, h, "h");
+        Checks.sameShape(x, y, "y");
+        boolean segments = Checks.anySegment(x, residual, h, y);
+        Checks.noPartialOverlap(x, "x", residual, "residual", segments);
+        Checks.noPartialOverlap(x, "x", h, "h", segments);
+        Checks.noPartialOverlap(residual, "residual", h, "h", segments);
+        Checks.noPartialOverlap(x, "x", y, "y", segments);
+        Checks.noPartialOverlap(residual, "residual", y, "y", segments);
+        Checks.noPartialOverlap(h, "h", y, "y", segments);
+        Checks.notSameMemory(h, "h", y, "y", segments);
+    }
+
     private static void bind(Operand operand, TensorView view, boolean segments) {
         if (view == null) {
             operand.set(null, null, 0);

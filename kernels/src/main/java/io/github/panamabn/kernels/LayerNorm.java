@@ -142,6 +142,39 @@ public final class LayerNorm {
                 config.eps(), save == null ? null : save.mean(), save == null ? null : save.invStd());
     }
 
+    /**
+     * Fused residual add and layer norm, as pre-norm transformer blocks use them: {@code h = x + residual}
+     * written to h, and {@code y} = the layer norm of h, in one sweep over the rows while each is in cache
+     * (four tensors' traffic instead of six). h may be x or residual (in place), and y may be x or
+     * residual, but not h. For training, {@link #backward} on h with {@code save} gives the norm's
+     * gradient; the residual stream's own gradient adds to it outside.
+     */
+    public void forwardResidual(NormConfig config, int normalizedDims, TensorView x, TensorView residual, TensorView h,
+                                TensorView y, Affine affine) {
+        forwardResidualChecked(config, normalizedDims, x, residual, h, y, affine, null);
+    }
+
+    /** As the call without {@code save}, keeping the mean and invStd of h's rows in it for backward. */
+    public void forwardResidual(NormConfig config, int normalizedDims, TensorView x, TensorView residual, TensorView h,
+                                TensorView y, Affine affine, SavedStatistics save) {
+        Checks.notNull(save, "save");
+        forwardResidualChecked(config, normalizedDims, x, residual, h, y, affine, save);
+    }
+
+    private void forwardResidualChecked(NormConfig config, int normalizedDims, TensorView x, TensorView residual,
+                                        TensorView h, TensorView y, Affine affine, SavedStatistics save) {
+        Engine.requireNoActivation(config, "layer norm");
+        Checks.notNull(x, "x");
+        long features = features(x.shape(), normalizedDims);
+        int rows = Engine.unitCount(x.shape().elementCount() / features, "rows");
+        Engine.residualOutputs(x, residual, h, y);
+        affine(affine, features);
+        Engine.saved(save, rows, "row", "save");
+        engine.beginResidual(x, residual, h, y).layerForward(rows, features, affine.weightOrNull(),
+                affine.biasOrNull(), config.eps(), save == null ? null : save.mean(),
+                        save == null ? null : save.invStd());
+    }
+
     private static void affine(Affine affine, long features) {
         Engine.parameters(affine, features, "feature", "affine");
         if (affine.hasBias() && !affine.hasWeight()) {

@@ -91,6 +91,40 @@ public final class RmsNorm {
                 save == null ? null : save.invStd());
     }
 
+    /**
+     * Fused residual add and RMS norm, as LLM blocks use them: {@code h = x + residual} written to h, and
+     * {@code y} = the RMS norm of h, in one sweep over the rows while each is in cache. h may be x or
+     * residual (in place: {@code residual += x} as a decoder's stream updates it), and y may be x or
+     * residual, but not h. For training, {@link #backward} on h with {@code save} gives the norm's gradient.
+     */
+    public void forwardResidual(NormConfig config, int normalizedDims, TensorView x, TensorView residual, TensorView h,
+                                TensorView y, Affine affine) {
+        forwardResidualChecked(config, normalizedDims, x, residual, h, y, affine, null);
+    }
+
+    /** As the call without {@code save}, keeping the invRms of h's rows in it (and 0 in its mean). */
+    public void forwardResidual(NormConfig config, int normalizedDims, TensorView x, TensorView residual, TensorView h,
+                                TensorView y, Affine affine, SavedStatistics save) {
+        Checks.notNull(save, "save");
+        forwardResidualChecked(config, normalizedDims, x, residual, h, y, affine, save);
+    }
+
+    private void forwardResidualChecked(NormConfig config, int normalizedDims, TensorView x, TensorView residual,
+                                        TensorView h, TensorView y, Affine affine, SavedStatistics save) {
+        Engine.requireNoActivation(config, "RMS norm");
+        Checks.notNull(x, "x");
+        long features = LayerNorm.features(x.shape(), normalizedDims);
+        int rows = Engine.unitCount(x.shape().elementCount() / features, "rows");
+        Engine.residualOutputs(x, residual, h, y);
+        weightOnly(affine, features, "affine");
+        Engine.saved(save, rows, "row", "save");
+        if (save != null) {
+            java.util.Arrays.fill(save.mean(), 0f);
+        }
+        engine.beginResidual(x, residual, h, y).rmsForward(rows, features, affine.weightOrNull(), config.eps(),
+                save == null ? null : save.invStd());
+    }
+
     private static void weightOnly(Affine affine, long features, String name) {
         Engine.parameters(affine, features, "feature", name);
         if (affine.hasBias()) {

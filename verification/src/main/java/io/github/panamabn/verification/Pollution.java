@@ -204,6 +204,11 @@ public final class Pollution implements AutoCloseable {
             return t.shape.elementCount();
         }
 
+        /** The kernel and implementation with its thread count, for grouping reports. */
+        public String kind() {
+            return kernel + " " + bn.implementation() + "x" + bn.threads() + (t.shape.elementCount() >= 1_000_000 ? " large" : "");
+        }
+
         /** Makes the call. */
         public void run() {
             switch (kernel) {

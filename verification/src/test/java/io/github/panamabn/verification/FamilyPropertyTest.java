@@ -228,6 +228,76 @@ class FamilyPropertyTest {
         });
     }
 
+    // ---------------------------------------------------------------- fused residual add
+
+    /**
+     * {@code h = x + residual; y = norm(h)} fused: h is the float sum exactly, y and the saved statistics
+     * are the bits of the unfused forward on h (itself held to the oracle here too), whichever operands
+     * share memory (h in x or in residual, y in x or in residual), at offsets.
+     */
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void fusedResidualAddIsTheNormOfTheSum(Implementation impl) {
+        LayerNorm ln = LayerNorm.of(impl);
+        RmsNorm rms = RmsNorm.of(impl);
+        Property.forAll("residual-" + impl, 200, channelsFirst(), tc -> {
+            boolean isRms = (tc.seed() & 1) == 0;
+            Setup s = Setup.layer(tc, !isRms);
+            FamilyOracle.Cut cut = s.cut();
+            TensorShape shape = tc.shape();
+            int off = tc.offset();
+            int count = (int) shape.elementCount();
+            float[] x = s.data();
+            float[] r = new float[x.length];
+            float[] g = gradient(tc, count);
+            for (int i = 0; i < count; i++) {
+                r[off + i] = g[i] * (float) Math.scalb(1.0, (int) (tc.seed() >>> 3 & 7) - 3);
+            }
+            float[] sum = new float[x.length];
+            for (int i = off; i < off + count; i++) {
+                sum[i] = x[i] + r[i];
+            }
+            // the unfused forward on the sum: the reference bits
+            float[] want = new float[x.length];
+            SavedStatistics wantSave = new SavedStatistics(cut.units());
+            NormConfig config = NormConfig.of(s.eps);
+            Affine affine = s.affine();
+            TensorView sumView = TensorView.of(shape, sum, off);
+            if (isRms) {
+                rms.forward(config, s.dims, sumView, TensorView.of(shape, want, off), affine, wantSave);
+                FamilyTolerance.assertRms(cut, sum, off, want, FamilyOracle.meanSquares(cut, sum, off), s.weight,
+                        s.eps, "residual rms");
+            } else {
+                ln.forward(config, s.dims, sumView, TensorView.of(shape, want, off), affine, wantSave);
+                FamilyTolerance.assertNormalized(cut, sum, off, want, FamilyOracle.statistics(cut, sum, off),
+                        s.weight, s.bias, s.eps, 1, "residual layer");
+            }
+            // where h and y go: 0 separate, 1 h in x, 2 h in residual, 3 y in x, 4 y in residual and h in x
+            int aliasing = (int) Math.floorMod(tc.seed() >>> 7, 5L);
+            float[] xs = x.clone();
+            float[] rs = r.clone();
+            float[] h = aliasing == 1 || aliasing == 4 ? xs : aliasing == 2 ? rs : new float[x.length];
+            float[] y = aliasing == 3 ? xs : aliasing == 4 ? rs : new float[x.length];
+            SavedStatistics save = new SavedStatistics(cut.units());
+            TensorView xv = TensorView.of(shape, xs, off);
+            TensorView rv = TensorView.of(shape, rs, off);
+            TensorView hv = TensorView.of(shape, h, off);
+            TensorView yv = TensorView.of(shape, y, off);
+            if (isRms) {
+                rms.forwardResidual(config, s.dims, xv, rv, hv, yv, affine, save);
+            } else {
+                ln.forwardResidual(config, s.dims, xv, rv, hv, yv, affine, save);
+            }
+            String what = (isRms ? "rms" : "layer") + " aliasing " + aliasing + ": ";
+            assertArrayEquals(java.util.Arrays.copyOfRange(sum, off, off + count),
+                    java.util.Arrays.copyOfRange(h, off, off + count), what + "h");
+            assertArrayEquals(java.util.Arrays.copyOfRange(want, off, off + count),
+                    java.util.Arrays.copyOfRange(y, off, off + count), what + "y");
+            assertArrayEquals(wantSave.mean(), save.mean(), what + "save.mean");
+            assertArrayEquals(wantSave.invStd(), save.invStd(), what + "save.invStd");
+        });
+    }
+
     // ---------------------------------------------------------------- group and instance norm
 
     @ParameterizedTest

@@ -85,6 +85,39 @@ class NormLayersTest {
         assertEquals(0f, layer.weightGrad()[3]);
     }
 
+    /** A pre-norm block's residual add fused into the layer: h and y as the add then forward, backward on h. */
+    @Test
+    void residualAddFusesIntoLayerNormAndRmsNorm() {
+        TensorShape shape = TensorShape.ncl(2, 7, 96);
+        float[] x = random(1344, 3);
+        float[] stream = random(1344, 4);
+        float[] h = new float[1344];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = x[i] + stream[i];
+        }
+        for (NormLayer layer : new NormLayer[] {new LayerNorm(96), new RMSNorm(96)}) {
+            float[] expected = new float[1344];
+            layer.forward(shape, h, expected);
+            float[] dy = random(1344, 5);
+            float[] dxExpected = new float[1344];
+            layer.backward(shape, h, expected, dy, dxExpected);
+            float[] r = stream.clone();
+            float[] y = new float[1344];
+            TensorView rv = TensorView.of(shape, r);
+            // in place, as a decoder's residual stream updates itself
+            if (layer instanceof LayerNorm ln) {
+                ln.forwardResidual(TensorView.of(shape, x), rv, rv, TensorView.of(shape, y));
+            } else {
+                ((RMSNorm) layer).forwardResidual(TensorView.of(shape, x), rv, rv, TensorView.of(shape, y));
+            }
+            assertArrayEquals(h, r, layer + ": h");
+            assertArrayEquals(expected, y, layer + ": y");
+            float[] dx = new float[1344];
+            layer.backward(shape, r, y, dy, dx);
+            assertArrayEquals(dxExpected, dx, layer + ": backward on h after the fused forward");
+        }
+    }
+
     @Test
     void instanceNormTracksRunningStatisticsAsPyTorchDoes() {
         TensorShape shape = TensorShape.nchw(4, 3, 5, 6);

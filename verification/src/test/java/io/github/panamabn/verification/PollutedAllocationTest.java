@@ -52,8 +52,10 @@ class PollutedAllocationTest {
             // other configurations run is compiled only later. Compiled code that allocates fails both passes.
             List<Pollution.Call> again = new ArrayList<>();
             int repeated = 0;
+            java.util.Map<String, Long> nanosPerKind = new java.util.TreeMap<>();
             for (Pollution.Call c : calls) {
                 Measured m = measure(c, mx, threads, overhead);
+                nanosPerKind.merge(c.kind(), m.nanos(), Long::sum);
                 if (m.bytesPerCall() > 0) {
                     again.add(c);
                 } else if (m.rounds() > 1) {
@@ -75,14 +77,15 @@ class PollutedAllocationTest {
             }
             System.out.println("Polluted allocation: " + calls.size() + " configurations after " + made
                     + " mixed calls in " + POLLUTION.toSeconds() + " s; " + failures.size() + " allocate; " + repeated
-                    + " needed more than one round, " + again.size() + " a second pass");
+                    + " needed more than one round, " + again.size() + " a second pass; seconds per kind: "
+                    + secondsPerKind(nanosPerKind));
             assertTrue(failures.isEmpty(), failures.size() + " of " + calls.size() + " configurations allocate:\n"
                     + String.join("\n", failures));
         }
     }
 
     /** The fewest bytes per call a configuration allocated in any round, the calls per round, the rounds. */
-    private record Measured(long bytesPerCall, int calls, int rounds) {
+    private record Measured(long bytesPerCall, int calls, int rounds, long nanos) {
     }
 
     /**
@@ -91,7 +94,8 @@ class PollutedAllocationTest {
      */
     private static Measured measure(Pollution.Call c, com.sun.management.ThreadMXBean mx, long[] threads,
                                     long overhead) {
-        int n = c.elementCount() > 1_000_000 ? 20 : 200;
+        // about the same work per round for every size: compiled code that allocates does so on every call
+        int n = (int) Math.max(20, Math.min(200, 2_000_000 / c.elementCount()));
         long fewest = Long.MAX_VALUE;
         int round = 0;
         long settle = System.nanoTime();
@@ -103,7 +107,13 @@ class PollutedAllocationTest {
             fewest = Math.min(fewest, allocated(mx, threads) - before - overhead);
             round++;
         }
-        return new Measured(fewest <= 0 ? 0 : Math.max(1, fewest / n), n, round);
+        return new Measured(fewest <= 0 ? 0 : Math.max(1, fewest / n), n, round, System.nanoTime() - settle);
+    }
+
+    private static String secondsPerKind(java.util.Map<String, Long> nanos) {
+        StringBuilder b = new StringBuilder();
+        nanos.forEach((k, v) -> b.append(String.format("%s %.1f; ", k, v / 1e9)));
+        return b.toString();
     }
 
     /** The most frequent allocation sites of more calls, by JFR's allocation samples, for the report. */

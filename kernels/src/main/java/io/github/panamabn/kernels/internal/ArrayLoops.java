@@ -985,6 +985,16 @@ final class ArrayLoops {
         return s;
     }
 
+    /** See {@link KernelBackend#add}. */
+    static void add(float[] a, long aAt, float[] b, long bAt, float[] out, long outAt, long length) {
+        long i = 0;
+        for (; i + LANES <= length; i += LANES) {
+            FloatVector.fromArray(SPECIES, a, (int) (aAt + i)).add(FloatVector.fromArray(SPECIES, b, (int) (bAt + i))).intoArray(out, (int) (outAt + i));
+        }
+        // scalar tail
+        ScalarBackend.addRange(a, null, aAt, b, null, bAt, out, null, outAt, i, length);
+    }
+
     /** See {@link KernelBackend#normalizeAffine}. */
     static void normalizeAffine(float[] x, long xAt, float[] y, long yAt, int length, float center, float scale,
                                 float shift, float[] weight, float[] bias) {

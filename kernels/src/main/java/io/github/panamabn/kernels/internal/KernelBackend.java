@@ -104,6 +104,10 @@ public interface KernelBackend {
     void normalizeAffine(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt, int length,
                          float center, float scale, float shift, float[] weight, float[] bias);
 
+    /** {@code out = a + b} over {@code length} floats; out may be a or b. */
+    void add(float[] aa, MemorySegment as, long aAt, float[] ba, MemorySegment bs, long bAt, float[] outa,
+             MemorySegment outs, long outAt, long length);
+
     /**
      * Over one row, with {@code g = dy * weight}: {@code sums[slot] = sum(g)} and
      * {@code sums[slot + 1] = sum(g * (x - center))}, overwritten, in one sweep.

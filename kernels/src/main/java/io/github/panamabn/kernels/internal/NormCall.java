@@ -42,6 +42,7 @@ public final class NormCall implements WorkerPool.Tasks {
     private static final int GRADIENT_SUMS = 2;
     private static final int APPLY = 3;
     private static final int COLUMNS = 4;
+    private static final int FORWARD = 5;
 
     /** The input. */
     public final Operand x = new Operand();
@@ -51,6 +52,12 @@ public final class NormCall implements WorkerPool.Tasks {
     public final Operand dy = new Operand();
     /** The input gradient of a backward; unset when only the parameter gradients are asked for. */
     public final Operand dx = new Operand();
+    /** A fused residual add's second input; unset for a plain norm. */
+    public final Operand residual = new Operand();
+    /** A fused residual add's sum {@code x + residual}, which is then normalized. */
+    public final Operand h = new Operand();
+    /** What the statistics and normalization read: x, or h after a fused residual add. */
+    private Operand source = x;
 
     // This thread's own scratch, whichever call it works for.
     private float[] scratch = new float[0];
@@ -108,6 +115,8 @@ public final class NormCall implements WorkerPool.Tasks {
     private double eps;
     private float[] savedMean;
     private float[] savedInvStd;
+    private float[] saveMean;
+    private float[] saveInvStd;
 
     private NormCall() {
     }
@@ -186,8 +195,10 @@ public final class NormCall implements WorkerPool.Tasks {
     }
 
     private void prepare(long elements) {
+        source = residual.isSet() ? h : x;
         parallel = pool != null && elements >= KernelCall.PARALLEL_MIN && pool.canShare(x.segment)
-                && pool.canShare(y.segment) && pool.canShare(dy.segment) && pool.canShare(dx.segment);
+                && pool.canShare(y.segment) && pool.canShare(dy.segment) && pool.canShare(dx.segment)
+                && pool.canShare(residual.segment) && pool.canShare(h.segment);
         own(this);
     }
 
@@ -212,10 +223,15 @@ public final class NormCall implements WorkerPool.Tasks {
         y.clear();
         dy.clear();
         dx.clear();
+        residual.clear();
+        h.clear();
+        source = x;
         weight = null;
         bias = null;
         savedMean = null;
         savedInvStd = null;
+        saveMean = null;
+        saveInvStd = null;
     }
 
     private void runTasks(int what, long tasks) {
@@ -233,10 +249,11 @@ public final class NormCall implements WorkerPool.Tasks {
     public void run(int task) {
         switch (op) {
             case STATISTICS -> statisticsTask(task);
-            case NORMALIZE -> normalizeTask(task);
+            case NORMALIZE -> normalizeStripe(task);
             case GRADIENT_SUMS -> gradientSumsTask(task);
             case APPLY -> applyTask(task);
             case COLUMNS -> columnsTask(task);
+            case FORWARD -> forwardTask(task);
             default -> throw new AssertionError(op);
         }
     }
@@ -296,9 +313,9 @@ public final class NormCall implements WorkerPool.Tasks {
             weight = w;
             bias = b;
             eps = epsilon;
-            statistics();
-            finishNormalization(saveMean, saveInvStd);
-            runTasks(NORMALIZE, unitTasks());
+            this.saveMean = saveMean;
+            this.saveInvStd = saveInvStd;
+            runTasks(FORWARD, unitTasks());
         } finally {
             release();
         }
@@ -314,19 +331,8 @@ public final class NormCall implements WorkerPool.Tasks {
             weight = w;
             bias = null;
             eps = epsilon;
-            statistics();
-            for (int u = 0; u < units; u++) {
-                double is = 1 / Math.sqrt(m2[u] / unitLength + eps);
-                invStd[u] = is;
-                center[u] = 0;
-                scale[u] = (float) is;
-                shift[u] = 0;
-                doublePath[u] = false;
-                if (saveInvRms != null) {
-                    saveInvRms[u] = (float) is;
-                }
-            }
-            runTasks(NORMALIZE, unitTasks());
+            saveInvStd = saveInvRms;
+            runTasks(FORWARD, unitTasks());
         } finally {
             release();
         }
@@ -344,9 +350,17 @@ public final class NormCall implements WorkerPool.Tasks {
             weight = w;
             bias = b;
             eps = epsilon;
-            statistics();
-            finishNormalization(saveMean, saveInvStd);
-            runTasks(NORMALIZE, channelsLast ? stripeTasks() : unitTasks());
+            this.saveMean = saveMean;
+            this.saveInvStd = saveInvStd;
+            if (channelsLast) {
+                statistics();
+                for (int u = 0; u < units; u++) {
+                    finishUnit(u);
+                }
+                runTasks(NORMALIZE, stripeTasks());
+            } else {
+                runTasks(FORWARD, unitTasks());
+            }
         } finally {
             release();
         }
@@ -481,29 +495,69 @@ public final class NormCall implements WorkerPool.Tasks {
             long first = n * spatial * channels;
             float[] p = own(this).ownPivots;
             for (int c = c0; c < c1; c++) {
-                p[c] = x.get(first + c);
+                p[c] = source.get(first + c);
                 partPivots[(int) (n * channels + c)] = p[c];
             }
-            backend.rowStatistics(x.array, x.segment, x.base + first, spatial, channels, c0, c1, p, partA, partB,
+            backend.rowStatistics(source.array, source.segment, source.base + first, spatial, channels, c0, c1, p,
+                    partA, partB,
                     (int) (n * channels), own);
             return;
         }
         long u0 = task * unitsPerTask;
         long u1 = Math.min(units, u0 + unitsPerTask);
+        int step = chunk();
+        for (long u = u0; u < u1; u += step) {
+            chunkStatistics(u, (int) Math.min(step, u1 - u), own);
+        }
+    }
+
+    /** Contiguous units: how many a chunk of the fused forward (and of the statistics) holds. */
+    private int chunk() {
+        return kind == RMS ? 1 : backend.channelGroup();
+    }
+
+    /** The moments of the k contiguous units from u on (RMS norm: their sums of squares). */
+    private void chunkStatistics(long u, int k, float[] own) {
         if (kind == RMS) {
-            for (long u = u0; u < u1; u++) {
-                m2[(int) u] = backend.sumSquares(x.array, x.segment, x.base + u * unitLength, unitLength, own);
+            for (long v = u; v < u + k; v++) {
+                m2[(int) v] = backend.sumSquares(source.array, source.segment, source.base + v * unitLength, unitLength,
+                        own);
             }
             return;
         }
-        int step = backend.channelGroup();
+        for (int j = 0; j < k; j++) {
+            pivots[(int) u + j] = source.get((u + j) * unitLength);
+        }
+        backend.sampleStatistics(source.array, source.segment, source.base + u * unitLength, 1, k, unitLength, 0,
+                pivots, (int) u, mean, m2, (int) u, 1, own);
+    }
+
+    /**
+     * The forward of contiguous units, a chunk at a time while it is in cache: (x + residual into h,)
+     * the chunk's moments, its normalization. Each unit's arithmetic is the same as in separate passes.
+     */
+    private void forwardTask(int task) {
+        float[] own = own(this).scratch;
+        long u0 = task * unitsPerTask;
+        long u1 = Math.min(units, u0 + unitsPerTask);
+        int step = chunk();
         for (long u = u0; u < u1; u += step) {
             int k = (int) Math.min(step, u1 - u);
-            for (int j = 0; j < k; j++) {
-                pivots[(int) u + j] = x.get((u + j) * unitLength);
+            if (residual.isSet()) {
+                long at = u * unitLength;
+                backend.add(x.array, x.segment, x.base + at, residual.array, residual.segment, residual.base + at,
+                        h.array, h.segment, h.base + at, k * unitLength);
             }
-            backend.sampleStatistics(x.array, x.segment, x.base + u * unitLength, 1, k, unitLength, 0, pivots, (int) u,
-                    mean, m2, (int) u, 1, own);
+            chunkStatistics(u, k, own);
+            for (int j = 0; j < k; j++) {
+                finishStatistics((int) u + j);
+                finishUnit((int) u + j);
+            }
+            if (kind == GROUP) {
+                normalizeGroups(u, u + k);
+            } else {
+                normalizeRows(u, u + k);
+            }
         }
     }
 
@@ -578,7 +632,7 @@ public final class NormCall implements WorkerPool.Tasks {
         if (kind == RMS) {
             double squares = 0;
             for (long k = 0; k < unitLength; k++) {
-                double v = x.get(element(u, k));
+                double v = source.get(element(u, k));
                 squares += v * v;
             }
             m2[u] = squares;
@@ -586,12 +640,12 @@ public final class NormCall implements WorkerPool.Tasks {
         }
         double sum = 0;
         for (long k = 0; k < unitLength; k++) {
-            sum += x.get(element(u, k));
+            sum += source.get(element(u, k));
         }
         double mu = sum / unitLength;
         double squares = 0;
         for (long k = 0; k < unitLength; k++) {
-            double d = x.get(element(u, k)) - mu;
+            double d = source.get(element(u, k)) - mu;
             squares += d * d;
         }
         mean[u] = mu;
@@ -601,7 +655,7 @@ public final class NormCall implements WorkerPool.Tasks {
     private double largestDeviation(int u) {
         double largest = 0;
         for (long k = 0; k < unitLength; k++) {
-            largest = Math.max(largest, Math.abs(x.get(element(u, k)) - mean[u]));
+            largest = Math.max(largest, Math.abs(source.get(element(u, k)) - mean[u]));
         }
         return largest;
     }
@@ -609,57 +663,49 @@ public final class NormCall implements WorkerPool.Tasks {
     // ---------------------------------------------------------------- normalization
 
     /**
-     * Per unit: the mean split into its float part {@code center}, subtracted from x, and the rest
-     * folded into {@code shift} (in units of the normalized value), as batch norm does.
+     * Unit u's normalization: the mean split into its float part {@code center}, subtracted from x, and
+     * the rest folded into {@code shift} (in units of the normalized value), as batch norm does; RMS norm
+     * only scales. Saved when the call asked for it.
      */
-    private void finishNormalization(float[] saveMean, float[] saveInvStd) {
-        for (int u = 0; u < units; u++) {
-            double is = 1 / Math.sqrt(m2[u] / unitLength + eps);
-            float ctr = (float) mean[u];
-            invStd[u] = is;
-            center[u] = ctr;
-            scale[u] = (float) is;
-            shift[u] = (float) (-(mean[u] - ctr) * is);
-            if (saveMean != null) {
-                saveMean[u] = (float) mean[u];
-                saveInvStd[u] = (float) is;
-            }
+    private void finishUnit(int u) {
+        double is = 1 / Math.sqrt(m2[u] / unitLength + eps);
+        float ctr = kind == RMS ? 0f : (float) mean[u];
+        invStd[u] = is;
+        center[u] = ctr;
+        scale[u] = (float) is;
+        shift[u] = kind == RMS ? 0f : (float) (-(mean[u] - ctr) * is);
+        if (saveMean != null) {
+            saveMean[u] = (float) mean[u];
+        }
+        if (saveInvStd != null) {
+            saveInvStd[u] = (float) is;
         }
     }
 
-    private void normalizeTask(int task) {
-        if (kind == GROUP) {
-            if (channelsLast) {
-                normalizeStripe(task);
-            } else {
-                normalizeGroups(task);
-            }
-            return;
-        }
-        long u0 = task * unitsPerTask;
-        long u1 = Math.min(units, u0 + unitsPerTask);
+    /** Rows {@code [u0, u1)} of layer or RMS norm. */
+    private void normalizeRows(long u0, long u1) {
         for (long v = u0; v < u1; v++) {
             int u = (int) v;
             long at = v * unitLength;
             if (doublePath[u]) {
                 for (long k = 0; k < unitLength; k++) {
-                    double t = (x.get(at + k) - mean[u]) * invStd[u];
-                    y.put(at + k, (float) (t * (weight == null ? 1 : weight[(int) k]) + (bias == null ? 0 : bias[(int) k])));
+                    double t = (source.get(at + k) - mean[u]) * invStd[u];
+                    y.put(at + k,
+                            (float) (t * (weight == null ? 1 : weight[(int) k]) + (bias == null ? 0 : bias[(int) k])));
                 }
             } else if (weight == null) {
-                backend.normalizeRuns(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 0, unitLength,
+                backend.normalizeRuns(source.array, source.segment, source.base + at, y.array, y.segment,
+                        y.base + at, 0, unitLength,
                         1, center[u], scale[u], shift[u], Float.NEGATIVE_INFINITY);
             } else {
-                backend.normalizeAffine(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at,
+                backend.normalizeAffine(source.array, source.segment, source.base + at, y.array, y.segment, y.base + at,
                         (int) unitLength, center[u], scale[u], shift[u], weight, bias);
             }
         }
     }
 
     /** Channels-first groups: each channel's run with the group's statistics and the channel's affine. */
-    private void normalizeGroups(int task) {
-        long u0 = task * unitsPerTask;
-        long u1 = Math.min(units, u0 + unitsPerTask);
+    private void normalizeGroups(long u0, long u1) {
         for (long v = u0; v < u1; v++) {
             int u = (int) v;
             long n = v / groups;
@@ -669,10 +715,12 @@ public final class NormCall implements WorkerPool.Tasks {
                 double sc = (weight == null ? 1 : weight[c]) * invStd[u];
                 double b = bias == null ? 0 : bias[c];
                 if (doublePath[u]) {
-                    Welford.normalizeInDouble(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at,
+                    Welford.normalizeInDouble(source.array, source.segment, source.base + at, y.array, y.segment,
+                            y.base + at,
                             spatial, mean[u], sc, b, Float.NEGATIVE_INFINITY);
                 } else {
-                    backend.normalizeRuns(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 0, spatial,
+                    backend.normalizeRuns(source.array, source.segment, source.base + at, y.array, y.segment,
+                            y.base + at, 0, spatial,
                             1, center[u], (float) sc, (float) (b - (mean[u] - center[u]) * sc),
                             Float.NEGATIVE_INFINITY);
                 }
@@ -698,7 +746,8 @@ public final class NormCall implements WorkerPool.Tasks {
         }
         long first = (n * spatial + r0) * channels;
         if (!anyDouble) {
-            backend.normalizeRows(x.array, x.segment, x.base + first, y.array, y.segment, y.base + first, rows,
+            backend.normalizeRows(source.array, source.segment, source.base + first, y.array, y.segment,
+                    y.base + first, rows,
                     channels, own.ownCenter, own.ownScale, own.ownShift, Float.NEGATIVE_INFINITY, own.scratch);
             return;
         }
@@ -708,10 +757,12 @@ public final class NormCall implements WorkerPool.Tasks {
                 long at = first + r * channels + c;
                 if (doublePath[u]) {
                     double sc = (weight == null ? 1 : weight[c]) * invStd[u];
-                    Welford.normalizeInDouble(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 1,
+                    Welford.normalizeInDouble(source.array, source.segment, source.base + at, y.array, y.segment,
+                            y.base + at, 1,
                             mean[u], sc, bias == null ? 0 : bias[c], Float.NEGATIVE_INFINITY);
                 } else {
-                    ScalarBackend.normalizeRun(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, 1,
+                    ScalarBackend.normalizeRun(source.array, source.segment, source.base + at, y.array, y.segment,
+                            y.base + at, 1,
                             own.ownCenter[c], own.ownScale[c], own.ownShift[c], Float.NEGATIVE_INFINITY);
                 }
             }

@@ -370,6 +370,16 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     @Override
+    public void add(float[] aa, MemorySegment as, long aAt, float[] ba, MemorySegment bs, long bAt, float[] outa,
+                    MemorySegment outs, long outAt, long length) {
+        if (aa != null) {
+            ArrayLoops.add(aa, aAt, ba, bAt, outa, outAt, length);
+        } else {
+            SegmentLoops.add(as, aAt, bs, bAt, outs, outAt, length);
+        }
+    }
+
+    @Override
     public void weightedGradientSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs,
                                      long xAt, int length, float center, float[] weight, double[] sums, int slot,
                                      float[] scratch) {

@@ -218,6 +218,20 @@ public final class ScalarBackend implements KernelBackend {
     }
 
     @Override
+    public void add(float[] aa, MemorySegment as, long aAt, float[] ba, MemorySegment bs, long bAt, float[] outa,
+                    MemorySegment outs, long outAt, long length) {
+        addRange(aa, as, aAt, ba, bs, bAt, outa, outs, outAt, 0, length);
+    }
+
+    /** Elements {@code [from, to)} of {@link #add}; shared with the vector tails. */
+    static void addRange(float[] aa, MemorySegment as, long aAt, float[] ba, MemorySegment bs, long bAt, float[] outa,
+                         MemorySegment outs, long outAt, long from, long to) {
+        for (long i = from; i < to; i++) {
+            Memory.set(outa, outs, outAt + i, Memory.get(aa, as, aAt + i) + Memory.get(ba, bs, bAt + i));
+        }
+    }
+
+    @Override
     public void weightedGradientSums(float[] dya, MemorySegment dys, long dyAt, float[] xa, MemorySegment xs,
                                      long xAt, int length, float center, float[] weight, double[] sums, int slot,
                                      float[] scratch) {

@@ -989,6 +989,16 @@ final class SegmentLoops {
         return s;
     }
 
+    /** See {@link KernelBackend#add}. */
+    static void add(MemorySegment a, long aAt, MemorySegment b, long bAt, MemorySegment out, long outAt, long length) {
+        long i = 0;
+        for (; i + LANES <= length; i += LANES) {
+            FloatVector.fromMemorySegment(SPECIES, a, (aAt + i) * Float.BYTES, ORDER).add(FloatVector.fromMemorySegment(SPECIES, b, (bAt + i) * Float.BYTES, ORDER)).intoMemorySegment(out, (outAt + i) * Float.BYTES, ORDER);
+        }
+        // scalar tail
+        ScalarBackend.addRange(null, a, aAt, null, b, bAt, null, out, outAt, i, length);
+    }
+
     /** See {@link KernelBackend#normalizeAffine}. */
     static void normalizeAffine(MemorySegment x, long xAt, MemorySegment y, long yAt, int length, float center, float scale,
                                 float shift, float[] weight, float[] bias) {

@@ -77,6 +77,27 @@ public class RMSNorm extends NormLayer {
         }
     }
 
+    /**
+     * The residual add of a pre-norm block fused with this norm: {@code h = x + residual} into h, and y
+     * the RMS norm of h, in one sweep. Training goes on with {@code backward(h, dy, dx)}; the residual
+     * stream's gradient adds to dx outside. h may be x or residual (in place); y may be anything but h.
+     */
+    public void forwardResidual(TensorView x, TensorView residual, TensorView h, TensorView y) {
+        if (x == null) {
+            throw new NullPointerException(this + ": x must not be null");
+        }
+        checkInput(x.shape());
+        try {
+            int rows = (int) io.github.panamabn.kernels.LayerNorm.rows(x.shape(), normalizedShape.length);
+            if (saved == null || saved.channels() != rows) {
+                saved = new SavedStatistics(rows);
+            }
+            kernels.forwardResidual(config, normalizedShape.length, x, residual, h, y, affine, saved);
+        } catch (IllegalArgumentException | IndexOutOfBoundsException | NullPointerException | IllegalStateException e) {
+            throw named(e);
+        }
+    }
+
     @Override
     public void backward(TensorView x, TensorView dy, TensorView dx) {
         if (x == null) {
