@@ -53,7 +53,7 @@ public final class DigitsDemo {
             for (float lr : new float[] {BASE_LR, HIGH_LR}) {
                 List<Training.Result> group = new ArrayList<>();
                 for (long seed : SEEDS) {
-                    Training.Config config = new Training.Config(bn, lr, seed, EPOCHS, BATCH, MOMENTUM, WIDTH);
+                    Training.Config config = new Training.Config(bn ? Mlp.Norm.BATCH : Mlp.Norm.NONE, lr, seed, EPOCHS, BATCH, MOMENTUM, WIDTH);
                     System.out.println("training " + config.label() + ", seed " + seed);
                     group.add(Training.run(config, train, test, TARGET, System.out::println));
                 }

@@ -11,6 +11,7 @@ import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.axis.NumberTickUnit;
+import org.jfree.chart.axis.SymbolAxis;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.DeviationRenderer;
 import org.jfree.chart.title.TextTitle;
@@ -28,6 +29,12 @@ final class LineChart {
 
     static void write(Path file, String title, String xLabel, String yLabel, double yMin, double yMax,
                       List<Series> series) throws IOException {
+        write(file, title, xLabel, yLabel, yMin, yMax, null, series);
+    }
+
+    /** As above, the i-th point of each series at x label {@code xLabels[i]} when they are given (else at i + 1). */
+    static void write(Path file, String title, String xLabel, String yLabel, double yMin, double yMax,
+                      String[] xLabels, List<Series> series) throws IOException {
         YIntervalSeriesCollection data = new YIntervalSeriesCollection();
         DeviationRenderer renderer = new DeviationRenderer(true, false);
         int points = 1;
@@ -35,7 +42,7 @@ final class LineChart {
             Series s = series.get(k);
             YIntervalSeries line = new YIntervalSeries(s.label());
             for (int i = 0; i < s.mean().length; i++) {
-                line.add(i + 1, s.mean()[i], s.low()[i], s.high()[i]);
+                line.add(xLabels == null ? i + 1 : i, s.mean()[i], s.low()[i], s.high()[i]);
             }
             points = Math.max(points, s.mean().length);
             data.addSeries(line);
@@ -46,9 +53,17 @@ final class LineChart {
                     : new BasicStroke(2f));
         }
         renderer.setAlpha(0.18f);
-        NumberAxis x = new NumberAxis(xLabel);
-        x.setRange(0.5, points + 0.5);
-        x.setTickUnit(new NumberTickUnit(1));                       // every epoch labelled
+        NumberAxis x;
+        if (xLabels == null) {
+            x = new NumberAxis(xLabel);
+            x.setRange(0.5, points + 0.5);
+            x.setTickUnit(new NumberTickUnit(1));                   // every epoch labelled
+        } else {
+            SymbolAxis symbols = new SymbolAxis(xLabel, xLabels);
+            symbols.setGridBandsVisible(false);
+            x = symbols;
+            x.setRange(-0.5, xLabels.length - 0.5);
+        }
         x.setTickLabelFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
         NumberAxis y = new NumberAxis(yLabel);
         y.setRange(yMin, yMax);

@@ -7,24 +7,47 @@ import io.github.panamabn.nn.BatchNormLayer;
 import io.github.panamabn.nn.Layer;
 import io.github.panamabn.nn.Linear;
 import io.github.panamabn.nn.Sequential;
+import io.github.panamabn.nn.norm.GroupNorm;
+import io.github.panamabn.nn.norm.LayerNorm;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The batch-norm paper's MNIST network at digits scale: three hidden layers of {@code width} sigmoid
- * units, with batch norm before each nonlinearity when asked, then a linear layer to the classes.
+ * units, with a norm before each nonlinearity when asked, then a linear layer to the classes.
  */
 final class Mlp {
+    /** The norm before each nonlinearity. */
+    enum Norm {
+        NONE("no norm"),
+        BATCH("batch norm"),
+        LAYER("layer norm"),
+        /** {@link #GROUPS} groups of the hidden units. */
+        GROUP("group norm");
+
+        /** Group norm's groups: 10 of 10 units at the demo's width. */
+        static final int GROUPS = 10;
+
+        final String label;
+
+        Norm(String label) {
+            this.label = label;
+        }
+    }
+
     private Mlp() {
     }
 
-    static Sequential build(int inputs, int width, int classes, boolean batchNorm, long seed) {
+    static Sequential build(int inputs, int width, int classes, Norm norm, long seed) {
         List<Layer> layers = new ArrayList<>();
         int in = inputs;
         for (int h = 0; h < 3; h++) {
             layers.add(new Linear(in, width, seed * 31 + h));
-            if (batchNorm) {
-                layers.add(new BatchNorm1d(width));
+            switch (norm) {
+                case BATCH -> layers.add(new BatchNorm1d(width));
+                case LAYER -> layers.add(new LayerNorm(width));
+                case GROUP -> layers.add(new GroupNorm(Norm.GROUPS, width));
+                case NONE -> { }
             }
             layers.add(Activations.sigmoid());
             in = width;

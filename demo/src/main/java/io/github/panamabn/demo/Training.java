@@ -9,11 +9,12 @@ import java.util.function.Consumer;
 
 /** Seeded minibatch training with test accuracy tracked along the way. */
 final class Training {
-    /** What a run is: with or without batch norm, its learning rate and its seed. */
-    record Config(boolean batchNorm, float learningRate, long seed, int epochs, int batchSize, float momentum,
+    /** What a run is: its norm, learning rate, seed, epochs, batch size, momentum and hidden width. */
+    record Config(Mlp.Norm norm, float learningRate, long seed, int epochs, int batchSize, float momentum,
                   int width) {
         String label() {
-            return (batchNorm ? "BN" : "no BN") + ", lr " + learningRate;
+            return (norm == Mlp.Norm.BATCH ? "BN" : norm == Mlp.Norm.NONE ? "no BN" : norm.label) + ", lr "
+                    + learningRate;
         }
     }
 
@@ -23,7 +24,7 @@ final class Training {
      * @param testAccuracy test accuracy after each epoch
      * @param trainLoss mean training loss of each epoch
      * @param stepsToTarget the first step count at which test accuracy reached the target (checked every
-     *                      {@link #CHECK_EVERY} steps), or -1
+     *                      {@link #CHECK_SAMPLES} training samples), or -1
      */
     record Result(Config config, double[] testAccuracy, double[] trainLoss, int stepsToTarget, Sequential model) {
         double finalAccuracy() {
@@ -31,13 +32,15 @@ final class Training {
         }
     }
 
-    static final int CHECK_EVERY = 8;
+    /** Test accuracy is checked for the target every this many training samples (8 steps of 60). */
+    static final int CHECK_SAMPLES = 480;
 
     private Training() {
     }
 
     static Result run(Config config, Digits train, Digits test, double target, Consumer<String> progress) {
-        Sequential model = Mlp.build(Digits.FEATURES, config.width(), Digits.CLASSES, config.batchNorm(), config.seed());
+        Sequential model = Mlp.build(Digits.FEATURES, config.width(), Digits.CLASSES, config.norm(), config.seed());
+        int checkEvery = Math.max(1, Math.round((float) CHECK_SAMPLES / config.batchSize()));
         Sgd sgd = new Sgd(model.parameters(), config.learningRate(), config.momentum());
         SplittableRandom order = new SplittableRandom(config.seed() ^ 0xD1617L);
         double[] accuracy = new double[config.epochs()];
@@ -69,7 +72,7 @@ final class Training {
                 model.backward(dLogits);
                 sgd.step();
                 step++;
-                if (stepsToTarget < 0 && step % CHECK_EVERY == 0 && accuracy(model, test) >= target) {
+                if (stepsToTarget < 0 && step % checkEvery == 0 && accuracy(model, test) >= target) {
                     stepsToTarget = step;
                 }
             }

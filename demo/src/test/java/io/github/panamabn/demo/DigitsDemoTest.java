@@ -32,7 +32,7 @@ class DigitsDemoTest {
 
     private static Training.Result shortRun(boolean batchNorm) {
         Digits[] split = Digits.load().split(360, 2026);
-        Training.Config c = new Training.Config(batchNorm, 0.2f, 1, 3, 60, 0.9f, 32);
+        Training.Config c = new Training.Config(batchNorm ? Mlp.Norm.BATCH : Mlp.Norm.NONE, 0.2f, 1, 3, 60, 0.9f, 32);
         return Training.run(c, split[0], split[1], 0.9, null);
     }
 
@@ -59,5 +59,36 @@ class DigitsDemoTest {
         for (int i = 0; i < a.length; i++) {
             assertEquals(a[i], b[i], 1e-4 * (1 + Math.abs(a[i])));
         }
+    }
+
+    /** The small-batch experiment's parts: every norm trains, and batch norm's statistics can be recomputed. */
+    @Test
+    void everyNormTrainsAndPopulationStatisticsAreRecomputed() {
+        Digits[] split = Digits.load().split(360, 2026);
+        for (Mlp.Norm norm : new Mlp.Norm[] {Mlp.Norm.LAYER, Mlp.Norm.GROUP}) {
+            Training.Config c = new Training.Config(norm, 0.2f, 1, 3, 60, 0.9f, 40);
+            Training.Result r = Training.run(c, split[0], split[1], 0.9, null);
+            // three short epochs: well above chance (10%) and a falling loss
+            assertTrue(r.finalAccuracy() > 0.3, norm + ": accuracy " + r.finalAccuracy());
+            assertTrue(r.trainLoss()[2] < r.trainLoss()[0], norm + ": " + java.util.Arrays.toString(r.trainLoss()));
+        }
+        Training.Result bn = shortRun(true);
+        io.github.panamabn.nn.BatchNormLayer first = (io.github.panamabn.nn.BatchNormLayer) bn.model().layers().get(1);
+        float[] before = first.runningMean().clone();
+        SmallBatchDemo.recomputePopulationStatistics(bn.model(), split[0]);
+        // the first batch norm's input is the first Linear's output over the training set
+        io.github.panamabn.nn.Layer linear = bn.model().layers().get(0);
+        float[] z = new float[split[0].size() * 32];
+        linear.forward(TensorShape.nc(split[0].size(), Digits.FEATURES), split[0].features(), z);
+        for (int c = 0; c < 32; c++) {
+            double mean = 0;
+            for (int i = 0; i < split[0].size(); i++) {
+                mean += z[i * 32 + c];
+            }
+            mean /= split[0].size();
+            assertEquals(mean, first.runningMean()[c], 1e-5 * (1 + Math.abs(mean)), "channel " + c);
+        }
+        assertTrue(!java.util.Arrays.equals(before, first.runningMean()), "the running averages were replaced");
+        assertTrue(Training.accuracy(bn.model(), split[1]) > 0.8);
     }
 }
