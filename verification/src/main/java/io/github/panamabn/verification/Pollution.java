@@ -5,9 +5,12 @@ import io.github.panamabn.kernels.Affine;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.GradientMode;
+import io.github.panamabn.kernels.GroupNorm;
 import io.github.panamabn.kernels.Implementation;
+import io.github.panamabn.kernels.LayerNorm;
 import io.github.panamabn.kernels.Layout;
 import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.RmsNorm;
 import io.github.panamabn.kernels.RunningStatistics;
 import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
@@ -22,9 +25,10 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * A long-running service's mix of kernel calls: every kernel, layout, storage, activation and thread
- * count over a few shapes, to run interleaved before measuring, so that C2 compiles the kernels with
- * the type and branch profiles such a JVM has, not a fresh fork's. {@code PollutedAllocationTest}
+ * A long-running service's mix of kernel calls: every batch-norm kernel, layout, storage, activation and
+ * thread count over a few shapes, and the per-sample norms (layer, RMS, group) on the same loops, to run
+ * interleaved before measuring, so that C2 compiles the kernels with the type and branch profiles such a
+ * JVM has, not a fresh fork's. {@code PollutedAllocationTest}
  * proves zero allocation after it; {@code PollutedKernelBenchmark} (bench) measures speed after it.
  */
 public final class Pollution implements AutoCloseable {
@@ -61,15 +65,69 @@ public final class Pollution implements AutoCloseable {
                     if (bn.implementation() == Implementation.SCALAR && shape.elementCount() >= 1_000_000) {
                         continue;
                     }
-                    calls.add(new Call(Kernel.STATISTICS, t, Activation.IDENTITY, bn));
+                    calls.add(Call.batchNorm(Kernel.STATISTICS, t, Activation.IDENTITY, bn));
                     for (Kernel k : Kernel.values()) {
                         for (Activation a : Activation.values()) {
                             if (k != Kernel.STATISTICS) {
-                                calls.add(new Call(k, t, a, bn));
+                                calls.add(Call.batchNorm(k, t, a, bn));
                             }
                         }
                     }
                 }
+            }
+        }
+        for (BatchNorm bn : kernels) {
+            addFamily(bn.implementation(), bn.threads(), random);
+        }
+    }
+
+    /**
+     * The per-sample norms on the same loops: layer and RMS norm (forward, backward, fused residual) on
+     * rows of 4096 and on short rows with lane tails, group norm in both layouts, on arrays and native
+     * memory.
+     */
+    private void addFamily(Implementation implementation, int threads, Random random) {
+        LayerNorm ln = LayerNorm.of(implementation).withThreads(threads);
+        RmsNorm rms = RmsNorm.of(implementation).withThreads(threads);
+        GroupNorm gn = GroupNorm.of(implementation).withThreads(threads);
+        String how = implementation + "x" + threads;
+        NormConfig config = NormConfig.DEFAULT;
+        for (Storage storage : new Storage[] {Storage.ARRAY, Storage.NATIVE_SEGMENT}) {
+            for (TensorShape shape : new TensorShape[] {TensorShape.nc(64, 4096), TensorShape.ncl(3, 7, 61)}) {
+                Tensors t = new Tensors(shape, storage, random, arena);
+                int features = (int) LayerNorm.features(shape, 1);
+                int rows = (int) LayerNorm.rows(shape, 1);
+                float[] w = Tensors.filled(features, 1.5f);
+                Affine affine = Affine.of(w, Tensors.filled(features, 0.25f));
+                Affine weight = Affine.weightOnly(w);
+                Affine grads = Affine.of(new float[features], new float[features]);
+                Affine weightGrad = Affine.weightOnly(new float[features]);
+                SavedStatistics save = new SavedStatistics(rows);
+                String on = shape + " " + storage + " threads " + threads;
+                long n = shape.elementCount();
+                calls.add(new Call("LAYER_FORWARD " + how, "layer forward " + how + " " + on, n,
+                        () -> ln.forward(config, 1, t.x, t.y, affine, save)));
+                calls.add(new Call("LAYER_BACKWARD " + how, "layer backward " + how + " " + on, n,
+                        () -> ln.backward(config, 1, save, t.x, t.dy, t.dx, affine, grads)));
+                calls.add(new Call("LAYER_RESIDUAL " + how, "layer residual " + how + " " + on, n,
+                        () -> ln.forwardResidual(config, 1, t.x, t.dy, t.dx, t.y, affine, save)));
+                calls.add(new Call("RMS_FORWARD " + how, "rms forward " + how + " " + on, n,
+                        () -> rms.forward(config, 1, t.x, t.y, weight, save)));
+                calls.add(new Call("RMS_BACKWARD " + how, "rms backward " + how + " " + on, n,
+                        () -> rms.backward(config, 1, save, t.x, t.dy, t.dx, weight, weightGrad)));
+                calls.add(new Call("RMS_RESIDUAL " + how, "rms residual " + how + " " + on, n,
+                        () -> rms.forwardResidual(config, 1, t.x, t.dy, t.dx, t.y, weight, save)));
+            }
+            for (Layout layout : Layout.values()) {
+                TensorShape shape = TensorShape.of(layout, 2, 32, 16, 16);
+                Tensors t = new Tensors(shape, storage, random, arena);
+                SavedStatistics save = new SavedStatistics(GroupNorm.units(shape, 8));
+                String on = shape + " " + storage + " threads " + threads;
+                long n = shape.elementCount();
+                calls.add(new Call("GROUP_FORWARD " + how, "group forward " + how + " " + on, n,
+                        () -> gn.forward(config, 8, t.x, t.y, t.affine, save)));
+                calls.add(new Call("GROUP_BACKWARD " + how, "group backward " + how + " " + on, n,
+                        () -> gn.backward(config, 8, save, t.x, t.dy, t.dx, t.affine, t.affineGrad)));
             }
         }
     }
@@ -104,7 +162,7 @@ public final class Pollution implements AutoCloseable {
      */
     public long run(Duration time, long seed) {
         Random random = new Random(seed);
-        List<Call> small = calls.stream().filter(c -> c.t.shape.elementCount() < 1_000_000).toList();
+        List<Call> small = calls.stream().filter(c -> c.elements < 1_000_000).toList();
         long nanos = time.toNanos();
         long start = System.nanoTime();
         long made = 0;
@@ -176,57 +234,63 @@ public final class Pollution implements AutoCloseable {
             return s;
         }
 
-        private static float[] filled(int n, float v) {
+        static float[] filled(int n, float v) {
             float[] a = new float[n];
             Arrays.fill(a, v);
             return a;
         }
     }
 
-    /** One configuration of the mix: a kernel on one shape's tensors, with an activation and kernels. */
+    /** One configuration of the mix: a kernel on one shape's tensors, with its options and implementation. */
     public static final class Call {
-        private final Kernel kernel;
-        private final Tensors t;
-        private final Activation activation;
-        private final NormConfig config;
-        private final BatchNorm bn;
+        private final String kind;
+        private final String description;
+        private final long elements;
+        private final Runnable action;
 
-        private Call(Kernel kernel, Tensors t, Activation activation, BatchNorm bn) {
-            this.kernel = kernel;
-            this.t = t;
-            this.activation = activation;
-            this.config = NormConfig.DEFAULT.withActivation(activation);
-            this.bn = bn;
+        private Call(String kind, String description, long elements, Runnable action) {
+            this.kind = kind;
+            this.description = description;
+            this.elements = elements;
+            this.action = action;
+        }
+
+        /** A batch-norm kernel with an activation, on one shape's tensors. */
+        private static Call batchNorm(Kernel kernel, Tensors t, Activation activation, BatchNorm bn) {
+            NormConfig config = NormConfig.DEFAULT.withActivation(activation);
+            Runnable action = switch (kernel) {
+                case STATISTICS -> () -> bn.statistics(t.x, t.stats);
+                case FORWARD_TRAINING -> () -> bn.forwardTraining(config, t.x, t.y, t.affine, t.saved, t.stats);
+                case FORWARD_INFERENCE -> () -> bn.forwardInference(config, t.running, t.x, t.y, t.affine);
+                case BACKWARD_TRAINING -> () -> bn.backward(config, GradientMode.BATCH_STATISTICS, t.saved, t.x, t.y,
+                        t.dy, t.dx, t.affine, t.affineGrad);
+                case BACKWARD_FIXED_STATISTICS -> () -> bn.backward(config, GradientMode.FIXED_STATISTICS, t.saved, t.x,
+                        t.y, t.dy, t.dx, t.affine, t.affineGrad);
+            };
+            String how = bn.implementation() + "x" + bn.threads();
+            return new Call(kernel + " " + how + (t.shape.elementCount() >= 1_000_000 ? " large" : ""),
+                    kernel + " " + bn.implementation() + " " + t.shape + " " + t.storage + " " + activation
+                            + " threads " + bn.threads(), t.shape.elementCount(), action);
         }
 
         /** The tensor's element count. */
         public long elementCount() {
-            return t.shape.elementCount();
+            return elements;
         }
 
         /** The kernel and implementation with its thread count, for grouping reports. */
         public String kind() {
-            return kernel + " " + bn.implementation() + "x" + bn.threads() + (t.shape.elementCount() >= 1_000_000 ? " large" : "");
+            return kind;
         }
 
         /** Makes the call. */
         public void run() {
-            switch (kernel) {
-                case STATISTICS -> bn.statistics(t.x, t.stats);
-                case FORWARD_TRAINING -> bn.forwardTraining(config, t.x, t.y, t.affine, t.saved, t.stats);
-                case FORWARD_INFERENCE -> bn.forwardInference(config, t.running, t.x, t.y, t.affine);
-                case BACKWARD_TRAINING -> bn.backward(config, GradientMode.BATCH_STATISTICS, t.saved, t.x, t.y, t.dy,
-                        t.dx, t.affine, t.affineGrad);
-                case BACKWARD_FIXED_STATISTICS -> bn.backward(config, GradientMode.FIXED_STATISTICS, t.saved, t.x, t.y,
-                        t.dy, t.dx, t.affine, t.affineGrad);
-                default -> throw new AssertionError(kernel);
-            }
+            action.run();
         }
 
         @Override
         public String toString() {
-            return kernel + " " + bn.implementation() + " " + t.shape + " " + t.storage + " " + activation
-                    + " threads " + bn.threads();
+            return description;
         }
     }
 }

@@ -13,6 +13,7 @@ import io.github.panamabn.kernels.NormConfig;
 import io.github.panamabn.kernels.RunningStatistics;
 import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.LayerNorm;
+import io.github.panamabn.kernels.RmsNorm;
 import io.github.panamabn.kernels.GroupNorm;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
@@ -182,15 +183,29 @@ class ReadmeExampleTest {
         TensorView out = TensorView.of(imageShape, new float[(int) imageShape.elementCount()]);
         float[] w = gamma;
         float[] b = beta;
+        float[] streamData = new float[n];
+        java.util.Arrays.fill(streamData, 0.5f);
+        TensorView stream = TensorView.of(tokens, streamData);
         // family-example:start
         SavedStatistics save = new SavedStatistics((int) LayerNorm.rows(tokens, 1));   // one per token
         LayerNorm.get().forward(NormConfig.DEFAULT, 1, x, y, Affine.of(gamma, beta), save);
         LayerNorm.get().backward(NormConfig.DEFAULT, 1, save, x, dy, dx, Affine.weightOnly(gamma), Affine.of(dGamma, dBeta));
         GroupNorm.get().forward(NormConfig.DEFAULT, 32, image, out, Affine.of(w, b));   // 32 groups, NCHW or NHWC
+        GroupNorm.get().forward(NormConfig.DEFAULT, 64, image, out, Affine.none());     // instance norm: groups = C
+        RmsNorm.get().forward(NormConfig.DEFAULT, 1, x, y, Affine.weightOnly(gamma));   // an LLM's RMSNorm
+        RmsNorm.get().forwardResidual(NormConfig.DEFAULT, 1, x, stream, stream, y, Affine.weightOnly(gamma));
         // family-example:end
-        float[] row = java.util.Arrays.copyOfRange(y.array(), 0, 64);
+        double squares = 0;
+        for (int i = 0; i < 64; i++) {
+            squares += y.array()[i] * (double) y.array()[i] / 64;
+            assertEquals(xs[i] + 0.5f, stream.array()[i], "the residual stream holds x + residual");
+        }
+        assertEquals(1.0, squares, 1e-4, "an RMS-normalized row of the sum has mean square 1");
+        float[] layerRow = new float[64];
+        LayerNorm.get().forward(NormConfig.DEFAULT, 1, TensorView.of(TensorShape.nc(1, 64), xs, 0),
+                TensorView.of(TensorShape.nc(1, 64), layerRow), Affine.none());
         double mean = 0;
-        for (float v : row) {
+        for (float v : layerRow) {
             mean += v / 64.0;
         }
         assertEquals(0.0, mean, 1e-5, "a layer-normalized row has mean 0");

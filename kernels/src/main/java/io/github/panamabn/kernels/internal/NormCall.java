@@ -30,6 +30,8 @@ public final class NormCall implements WorkerPool.Tasks {
     static final int CHANNEL_BLOCK = 512;
     /** Layer norm parameter gradients: columns per task, at least (a multiple of every tile width). */
     static final int COLUMN_TILE = 64;
+    /** Layer norm parameter gradients: columns per task, at most (their float sums stay in L1). */
+    static final int COLUMN_MAX = 1024;
 
     private static final ThreadLocal<NormCall> PER_THREAD = ThreadLocal.withInitial(NormCall::new);
 
@@ -43,6 +45,8 @@ public final class NormCall implements WorkerPool.Tasks {
     private static final int APPLY = 3;
     private static final int COLUMNS = 4;
     private static final int FORWARD = 5;
+    private static final int ROWS_BACKWARD = 6;
+    private static final int GROUP_BACKWARD = 7;
 
     /** The input. */
     public final Operand x = new Operand();
@@ -66,6 +70,7 @@ public final class NormCall implements WorkerPool.Tasks {
     private float[] ownScale = new float[0];
     private float[] ownShift = new float[0];
     private float[] ownK1 = new float[0];
+    private float[] ownColumns = new float[0];
     /** Two sums of one row. */
     private final double[] pair = new double[2];
 
@@ -141,8 +146,9 @@ public final class NormCall implements WorkerPool.Tasks {
         unitLength = features;
         channelsLast = false;
         unitsPerTask = Math.max(1, TASK / features);
+        // about eight column tasks, each reading its columns of a row in order
         columnsPerTask = (int) Math.min(features,
-                ceilDiv(Math.max(COLUMN_TILE, TASK / Math.max(1, rows)), COLUMN_TILE) * COLUMN_TILE);
+                ceilDiv(Math.min(COLUMN_MAX, Math.max(COLUMN_TILE, ceilDiv(features, 8))), COLUMN_TILE) * COLUMN_TILE);
         perUnit(Math.toIntExact(rows));
         if (columnW.length < features && features <= Integer.MAX_VALUE) {
             columnW = new double[(int) features];
@@ -208,6 +214,9 @@ public final class NormCall implements WorkerPool.Tasks {
         if (own.scratch.length < call.backend.scratchFloats()) {
             own.scratch = new float[call.backend.scratchFloats()];
         }
+        if (call.kind != GROUP && own.ownColumns.length < 2 * call.columnsPerTask) {
+            own.ownColumns = new float[2 * call.columnsPerTask];
+        }
         if (call.kind == GROUP && call.channelsLast && own.ownPivots.length < call.channels) {
             own.ownPivots = new float[call.channels];
             own.ownCenter = new float[call.channels];
@@ -251,9 +260,11 @@ public final class NormCall implements WorkerPool.Tasks {
             case STATISTICS -> statisticsTask(task);
             case NORMALIZE -> normalizeStripe(task);
             case GRADIENT_SUMS -> gradientSumsTask(task);
-            case APPLY -> applyTask(task);
+            case APPLY -> applyStripe(task);
             case COLUMNS -> columnsTask(task);
             case FORWARD -> forwardTask(task);
+            case ROWS_BACKWARD -> rowsBackwardTask(task);
+            case GROUP_BACKWARD -> groupBackwardTask(task);
             default -> throw new AssertionError(op);
         }
     }
@@ -408,24 +419,16 @@ public final class NormCall implements WorkerPool.Tasks {
             weight = w;
             savedMean = mu;
             savedInvStd = is;
-            runTasks(GRADIENT_SUMS, channelsLast ? sampleTasks() : unitTasks());
-            double m = unitLength;
-            for (int u = 0; u < units; u++) {
-                long n = u / groups;
-                int c0 = (int) (u % groups) * perGroup;
-                double s1 = 0;
-                double s2 = 0;
-                for (int c = c0; c < c0 + perGroup; c++) {
-                    double wc = w == null ? 1 : w[c];
-                    s1 += wc * partA[(int) (n * channels + c)];
-                    s2 += wc * partB[(int) (n * channels + c)];
+            if (channelsLast) {
+                runTasks(GRADIENT_SUMS, sampleTasks());
+                for (int u = 0; u < units; u++) {
+                    groupCoefficients(u);
                 }
-                double r = is[u];
-                k2[u] = (float) (-r * r * r * s2 / m);
-                k3[u] = (float) (-r * s1 / m);
-            }
-            if (dx.isSet()) {
-                runTasks(APPLY, channelsLast ? stripeTasks() : unitTasks());
+                if (dx.isSet()) {
+                    runTasks(APPLY, stripeTasks());
+                }
+            } else {
+                runTasks(GROUP_BACKWARD, unitTasks());
             }
             for (int c = 0; c < channels; c++) {
                 double gw = 0;
@@ -449,14 +452,7 @@ public final class NormCall implements WorkerPool.Tasks {
 
     private void rowsBackward(float[] dWeight, float[] dBias) {
         if (dx.isSet()) {
-            runTasks(GRADIENT_SUMS, unitTasks());
-            double m = unitLength;
-            for (int u = 0; u < units; u++) {
-                double r = savedInvStd[u];
-                k2[u] = (float) (-r * r * r * m2[u] / m);
-                k3[u] = kind == RMS ? 0f : (float) (-r * mean[u] / m);
-            }
-            runTasks(APPLY, unitTasks());
+            runTasks(ROWS_BACKWARD, unitTasks());
         }
         if (dWeight != null || dBias != null) {
             int f = (int) unitLength;
@@ -771,95 +767,119 @@ public final class NormCall implements WorkerPool.Tasks {
 
     // ---------------------------------------------------------------- backward
 
+    /** Channels-last groups: one sample's block of channels' gradient sums, over its rows. */
     private void gradientSumsTask(int task) {
         float[] own = own(this).scratch;
-        if (kind == GROUP) {
-            if (channelsLast) {
-                long n = task / channelBlocks;
-                int c0 = task % channelBlocks * CHANNEL_BLOCK;
-                int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
-                float[] ctr = own(this).ownCenter;
-                for (int c = c0; c < c1; c++) {
-                    ctr[c] = savedMean[(int) (n * groups + c / perGroup)];
-                }
-                long first = n * spatial * channels;
-                backend.rowGradientSums(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first,
-                        null, null, 0, spatial, channels, c0, c1, ctr, partA, partB, (int) (n * channels), own);
-                return;
-            }
-            long u0 = task * unitsPerTask;
-            long u1 = Math.min(units, u0 + unitsPerTask);
-            for (long v = u0; v < u1; v++) {
-                long n = v / groups;
-                int c0 = (int) (v % groups) * perGroup;
-                for (int c = c0; c < c0 + perGroup; c++) {
-                    int i = (int) (n * channels + c);
-                    long at = (n * channels + c) * spatial;
-                    partA[i] = 0;
-                    partB[i] = 0;
-                    backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
-                            null, null, 0, 0, spatial, 1, savedMean[(int) v], partA, partB, i, own);
-                }
-            }
-            return;
+        long n = task / channelBlocks;
+        int c0 = task % channelBlocks * CHANNEL_BLOCK;
+        int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
+        float[] ctr = own(this).ownCenter;
+        for (int c = c0; c < c1; c++) {
+            ctr[c] = savedMean[(int) (n * groups + c / perGroup)];
         }
+        long first = n * spatial * channels;
+        backend.rowGradientSums(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first,
+                null, null, 0, spatial, channels, c0, c1, ctr, partA, partB, (int) (n * channels), own);
+    }
+
+    /** Unit u's coefficients of dx from its channels' gradient sums (weighted by the channels' weights). */
+    private void groupCoefficients(int u) {
+        long n = u / groups;
+        int c0 = (int) (u % groups) * perGroup;
+        double s1 = 0;
+        double s2 = 0;
+        for (int c = c0; c < c0 + perGroup; c++) {
+            double wc = weight == null ? 1 : weight[c];
+            s1 += wc * partA[(int) (n * channels + c)];
+            s2 += wc * partB[(int) (n * channels + c)];
+        }
+        double r = savedInvStd[u];
+        double m = unitLength;
+        k2[u] = (float) (-r * r * r * s2 / m);
+        k3[u] = (float) (-r * s1 / m);
+    }
+
+    /**
+     * Channels-first groups, a unit at a time while it is in cache: its channels' gradient sums, its
+     * coefficients, then dx (when bound). The same arithmetic per unit as in separate passes.
+     */
+    private void groupBackwardTask(int task) {
+        float[] own = own(this).scratch;
         long u0 = task * unitsPerTask;
         long u1 = Math.min(units, u0 + unitsPerTask);
         for (long v = u0; v < u1; v++) {
             int u = (int) v;
-            long at = v * unitLength;
-            if (weight == null) {
-                mean[u] = 0;
-                m2[u] = 0;
-                backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at, null,
-                        null, 0, 0, unitLength, 1, savedMean[u], mean, m2, u, own);
-            } else {
-                double[] sums = PER_THREAD.get().pair;
-                backend.weightedGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
-                        (int) unitLength, savedMean[u], weight, sums, 0, own);
-                mean[u] = sums[0];
-                m2[u] = sums[1];
+            long n = v / groups;
+            int c0 = (int) (v % groups) * perGroup;
+            for (int c = c0; c < c0 + perGroup; c++) {
+                int i = (int) (n * channels + c);
+                long at = (n * channels + c) * spatial;
+                partA[i] = 0;
+                partB[i] = 0;
+                backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                        null, null, 0, 0, spatial, 1, savedMean[u], partA, partB, i, own);
+            }
+            groupCoefficients(u);
+            if (!dx.isSet()) {
+                continue;
+            }
+            for (int c = c0; c < c0 + perGroup; c++) {
+                long at = (n * channels + c) * spatial;
+                float k1 = (float) ((weight == null ? 1 : weight[c]) * (double) savedInvStd[u]);
+                backend.applyGradientRuns(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                        null, null, 0, dx.array, dx.segment, dx.base + at, 0, spatial, 1, savedMean[u], k1,
+                        k2[u], k3[u]);
             }
         }
     }
 
-
-    private void applyTask(int task) {
-        if (kind == GROUP) {
-            if (channelsLast) {
-                applyStripe(task);
-                return;
-            }
-            long u0 = task * unitsPerTask;
-            long u1 = Math.min(units, u0 + unitsPerTask);
-            for (long v = u0; v < u1; v++) {
-                int u = (int) v;
-                long n = v / groups;
-                int c0 = (int) (v % groups) * perGroup;
-                for (int c = c0; c < c0 + perGroup; c++) {
-                    long at = (n * channels + c) * spatial;
-                    float k1 = (float) ((weight == null ? 1 : weight[c]) * (double) savedInvStd[u]);
-                    backend.applyGradientRuns(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
-                            null, null, 0, dx.array, dx.segment, dx.base + at, 0, spatial, 1, savedMean[u], k1,
-                            k2[u], k3[u]);
-                }
-            }
-            return;
-        }
+    /**
+     * Layer and RMS norm dx, a row at a time while it is in cache: the row's two gradient sums, its
+     * coefficients, then dx. The same arithmetic per row as in separate passes.
+     */
+    private void rowsBackwardTask(int task) {
+        float[] own = own(this).scratch;
         long u0 = task * unitsPerTask;
         long u1 = Math.min(units, u0 + unitsPerTask);
+        double m = unitLength;
         for (long v = u0; v < u1; v++) {
             int u = (int) v;
-            long at = v * unitLength;
-            if (weight == null) {
-                backend.applyGradientRuns(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at, null,
-                        null, 0, dx.array, dx.segment, dx.base + at, 0, unitLength, 1, savedMean[u], savedInvStd[u],
-                        k2[u], k3[u]);
-            } else {
-                backend.applyWeightedGradient(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
-                        dx.array, dx.segment, dx.base + at, (int) unitLength, savedMean[u], weight, savedInvStd[u],
-                        k2[u], k3[u]);
-            }
+            rowGradientSums(u, own);
+            double r = savedInvStd[u];
+            k2[u] = (float) (-r * r * r * m2[u] / m);
+            k3[u] = kind == RMS ? 0f : (float) (-r * mean[u] / m);
+            applyRow(u);
+        }
+    }
+
+    /** Row u's {@code sum(g)} into mean[u] and {@code sum(g * (x - savedMean))} into m2[u], g = dy * weight. */
+    private void rowGradientSums(int u, float[] own) {
+        long at = (long) u * unitLength;
+        if (weight == null) {
+            mean[u] = 0;
+            m2[u] = 0;
+            backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at, null,
+                    null, 0, 0, unitLength, 1, savedMean[u], mean, m2, u, own);
+        } else {
+            double[] sums = PER_THREAD.get().pair;
+            backend.weightedGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                    (int) unitLength, savedMean[u], weight, sums, 0, own);
+            mean[u] = sums[0];
+            m2[u] = sums[1];
+        }
+    }
+
+    /** Row u's dx from its coefficients. */
+    private void applyRow(int u) {
+        long at = (long) u * unitLength;
+        if (weight == null) {
+            backend.applyGradientRuns(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at, null,
+                    null, 0, dx.array, dx.segment, dx.base + at, 0, unitLength, 1, savedMean[u], savedInvStd[u],
+                    k2[u], k3[u]);
+        } else {
+            backend.applyWeightedGradient(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                    dx.array, dx.segment, dx.base + at, (int) unitLength, savedMean[u], weight, savedInvStd[u],
+                    k2[u], k3[u]);
         }
     }
 
@@ -885,6 +905,6 @@ public final class NormCall implements WorkerPool.Tasks {
         int f0 = task * columnsPerTask;
         int f1 = (int) Math.min(unitLength, (long) f0 + columnsPerTask);
         backend.columnSums(dy.array, dy.segment, dy.base, x.array, x.segment, x.base, units, (int) unitLength, f0, f1,
-                savedMean, savedInvStd, columnW, columnB, own(this).scratch);
+                savedMean, savedInvStd, columnW, columnB, own(this).ownColumns);
     }
 }

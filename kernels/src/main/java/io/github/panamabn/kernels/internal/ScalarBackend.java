@@ -275,7 +275,7 @@ public final class ScalarBackend implements KernelBackend {
 
     /**
      * One column of {@link #columnSums} the way the vector loops sum each of theirs: float for
-     * {@link Welford#BLOCK} rows, then double; the vector loops' tails use it.
+     * {@link Welford#BLOCK} rows, then double.
      */
     static void columnSum(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
                           long rows, int features, int f, float[] center, float[] scale, double[] dWeight,

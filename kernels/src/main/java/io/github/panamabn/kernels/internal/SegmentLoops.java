@@ -1093,39 +1093,38 @@ final class SegmentLoops {
      */
     static void columnSums(MemorySegment dy, long dyFirst, MemorySegment x, long xFirst, long rows, int features, int f0, int f1,
                            float[] center, float[] scale, double[] dWeight, double[] dBias, float[] acc) {
-        int f = f0;
-        for (; f + 2 * LANES <= f1; f += 2 * LANES) {
-            for (long r0 = 0; r0 < rows; r0 += BLOCK) {
-                long r1 = Math.min(rows, r0 + BLOCK);
-                FloatVector w0 = FloatVector.zero(SPECIES);
-                FloatVector w1 = w0;
-                FloatVector b0 = w0;
-                FloatVector b1 = w0;
-                for (long r = r0; r < r1; r++) {
-                    long at = r * features + f;
-                    FloatVector m = FloatVector.broadcast(SPECIES, center[(int) r]);
-                    FloatVector s = FloatVector.broadcast(SPECIES, scale[(int) r]);
-                    FloatVector d0 = FloatVector.fromMemorySegment(SPECIES, dy, (dyFirst + at) * Float.BYTES, ORDER);
-                    FloatVector d1 = FloatVector.fromMemorySegment(SPECIES, dy, (dyFirst + at + LANES) * Float.BYTES, ORDER);
-                    b0 = b0.add(d0);
-                    b1 = b1.add(d1);
-                    w0 = d0.fma(FloatVector.fromMemorySegment(SPECIES, x, (xFirst + at) * Float.BYTES, ORDER).sub(m).mul(s), w0);
-                    w1 = d1.fma(FloatVector.fromMemorySegment(SPECIES, x, (xFirst + at + LANES) * Float.BYTES, ORDER).sub(m).mul(s), w1);
+        // a block of rows at a time, each row's columns read in order (not a column down all rows: rows
+        // a page apart defeat the prefetchers and the TLB); per column the same float sums as the scalar twin
+        int width = f1 - f0;
+        int vectorEnd = width - width % LANES;
+        for (long r0 = 0; r0 < rows; r0 += BLOCK) {
+            long r1 = Math.min(rows, r0 + BLOCK);
+            Arrays.fill(acc, 0, 2 * width, 0f);
+            for (long r = r0; r < r1; r++) {
+                long at = r * features + f0;
+                float c = center[(int) r];
+                float s = scale[(int) r];
+                FloatVector m = FloatVector.broadcast(SPECIES, c);
+                FloatVector sv = FloatVector.broadcast(SPECIES, s);
+                int j = 0;
+                for (; j < vectorEnd; j += LANES) {
+                    FloatVector d = FloatVector.fromMemorySegment(SPECIES, dy, (dyFirst + at + j) * Float.BYTES, ORDER);
+                    FloatVector w = FloatVector.fromArray(SPECIES, acc, j);
+                    FloatVector b = FloatVector.fromArray(SPECIES, acc, width + j);
+                    d.fma(FloatVector.fromMemorySegment(SPECIES, x, (xFirst + at + j) * Float.BYTES, ORDER).sub(m).mul(sv), w).intoArray(acc, j);
+                    b.add(d).intoArray(acc, width + j);
                 }
-                w0.intoArray(acc, 0);
-                w1.intoArray(acc, LANES);
-                b0.intoArray(acc, 2 * LANES);
-                b1.intoArray(acc, 3 * LANES);
-                for (int j = 0; j < 2 * LANES; j++) {
-                    dWeight[f + j] += acc[j];
-                    dBias[f + j] += acc[2 * LANES + j];
+                // scalar tail: the last columns, fewer than a vector
+                for (; j < width; j++) {
+                    float d = dy.getAtIndex(Memory.FLOAT, dyFirst + at + j);
+                    acc[j] = Math.fma(d, (x.getAtIndex(Memory.FLOAT, xFirst + at + j) - c) * s, acc[j]);
+                    acc[width + j] += d;
                 }
             }
-        }
-        // scalar tail: the last columns, fewer than two vectors
-        for (; f < f1; f++) {
-            ScalarBackend.columnSum(null, dy, dyFirst, null, x, xFirst, rows, features, f, center, scale,
-                    dWeight, dBias);
+            for (int j = 0; j < width; j++) {
+                dWeight[f0 + j] += acc[j];
+                dBias[f0 + j] += acc[width + j];
+            }
         }
     }
 }
