@@ -26,8 +26,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The per-sample norms on the shapes people run them on, beside a copy of the same tensor in the same
- * fork (the memory floor: a forward reads x twice and writes y, 1.5 copies; a backward with parameter
- * gradients reads x and dy three times and writes dx, 3.5 copies): layer and RMS norm over a
+ * fork (the memory floor: a forward reads x and writes y, one copy, where its rows or channels-first
+ * groups are normalized while in cache; channels-last groups read x twice, 1.5 copies; a backward with
+ * parameter gradients reads x and dy three times and writes dx, 3.5 copies): layer and RMS norm over a
  * transformer's 4096 features for a 512-token batch and a one-token decode step, group norm of a
  * diffusion U-Net block (2x320x64x64, 32 groups) in both layouts, instance norm of 8x64x128x128.
  */
