@@ -7,7 +7,7 @@ import io.github.panamabn.kernels.NormConfig;
 import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
-import io.github.panamabn.nn.BatchNorm2d;
+import io.github.panamabn.nn.norm.BatchNorm2d;
 import io.github.panamabn.nn.Sgd;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -1,9 +1,9 @@
 package io.github.panamabn.demo;
 
 import io.github.panamabn.nn.Activations;
-import io.github.panamabn.nn.BatchNorm1d;
-import io.github.panamabn.nn.BatchNormFolding;
-import io.github.panamabn.nn.BatchNormLayer;
+import io.github.panamabn.nn.norm.BatchNorm1d;
+import io.github.panamabn.nn.norm.BatchNormFolding;
+import io.github.panamabn.nn.norm.BatchNormLayer;
 import io.github.panamabn.nn.Layer;
 import io.github.panamabn.nn.Linear;
 import io.github.panamabn.nn.Sequential;

@@ -2,7 +2,7 @@ package io.github.panamabn.demo;
 
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
-import io.github.panamabn.nn.BatchNormLayer;
+import io.github.panamabn.nn.norm.BatchNormLayer;
 import io.github.panamabn.nn.Layer;
 import io.github.panamabn.nn.Sequential;
 import java.awt.Color;

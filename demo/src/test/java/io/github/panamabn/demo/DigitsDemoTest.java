@@ -73,7 +73,7 @@ class DigitsDemoTest {
             assertTrue(r.trainLoss()[2] < r.trainLoss()[0], norm + ": " + java.util.Arrays.toString(r.trainLoss()));
         }
         Training.Result bn = shortRun(true);
-        io.github.panamabn.nn.BatchNormLayer first = (io.github.panamabn.nn.BatchNormLayer) bn.model().layers().get(1);
+        io.github.panamabn.nn.norm.BatchNormLayer first = (io.github.panamabn.nn.norm.BatchNormLayer) bn.model().layers().get(1);
         float[] before = first.runningMean().clone();
         SmallBatchDemo.recomputePopulationStatistics(bn.model(), split[0]);
         // the first batch norm's input is the first Linear's output over the training set

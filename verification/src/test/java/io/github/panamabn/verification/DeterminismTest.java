@@ -9,7 +9,7 @@ import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.Implementation;
 import io.github.panamabn.kernels.Layout;
 import io.github.panamabn.kernels.TensorShape;
-import io.github.panamabn.nn.BatchNorm2d;
+import io.github.panamabn.nn.norm.BatchNorm2d;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

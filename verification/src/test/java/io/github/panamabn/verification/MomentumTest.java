@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.panamabn.kernels.TensorShape;
-import io.github.panamabn.nn.BatchNorm1d;
-import io.github.panamabn.nn.BatchNormOptions;
-import io.github.panamabn.nn.Momentum;
+import io.github.panamabn.nn.norm.BatchNorm1d;
+import io.github.panamabn.nn.norm.BatchNormOptions;
+import io.github.panamabn.nn.norm.Momentum;
 import org.junit.jupiter.api.Test;
 
 /** The momentum conventions users bring convert exactly, and a layer built from one updates as its framework. */

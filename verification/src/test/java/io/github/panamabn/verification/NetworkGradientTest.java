@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.nn.Activations;
-import io.github.panamabn.nn.BatchNorm1d;
+import io.github.panamabn.nn.norm.BatchNorm1d;
 import io.github.panamabn.nn.Layer;
 import io.github.panamabn.nn.Linear;
 import io.github.panamabn.nn.Parameter;

@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.panamabn.kernels.TensorShape;
-import io.github.panamabn.nn.BatchNorm1d;
-import io.github.panamabn.nn.BatchNorm2d;
-import io.github.panamabn.nn.BatchNormLayer;
-import io.github.panamabn.nn.BatchNormOptions;
+import io.github.panamabn.nn.norm.BatchNorm1d;
+import io.github.panamabn.nn.norm.BatchNorm2d;
+import io.github.panamabn.nn.norm.BatchNormLayer;
+import io.github.panamabn.nn.norm.BatchNormOptions;
 import io.github.panamabn.nn.safetensors.SafeTensors;
 import io.github.panamabn.nn.safetensors.SafeTensors.Tensor;
 import java.io.ByteArrayOutputStream;

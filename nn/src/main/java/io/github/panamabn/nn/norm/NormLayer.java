@@ -26,13 +26,6 @@ import java.util.Map;
  * exactly the shape's length; pass views to use a window of a larger array or native memory.
  */
 public abstract class NormLayer implements Layer {
-    private static final TensorShape IDLE_SHAPE = TensorShape.nc(1, 1);
-    private static final float[] IDLE = new float[1];
-    /** This thread's views for the {@code float[]} forms: rebound per call, unbound after it. */
-    private static final ThreadLocal<TensorView[]> VIEWS = ThreadLocal.withInitial(() -> new TensorView[] {
-            TensorView.of(IDLE_SHAPE, IDLE), TensorView.of(IDLE_SHAPE, IDLE), TensorView.of(IDLE_SHAPE, IDLE),
-            TensorView.of(IDLE_SHAPE, IDLE)});
-
     /** Weight and bias, null when the layer has none. */
     protected final float[] weight;
     protected final float[] bias;
@@ -174,41 +167,29 @@ public abstract class NormLayer implements Layer {
 
     @Override
     public void forward(TensorShape shape, float[] x, float[] y) {
-        TensorView[] v = VIEWS.get();
+        checkShape(shape);
+        ArrayViews v = ArrayViews.get();
         try {
-            forward(bind(v[0], shape, x, "x"), bind(v[1], shape, y, "y"));
+            forward(v.x(this, shape, x), v.y(this, shape, y));
         } finally {
-            release(v);
+            v.release();
         }
     }
 
     @Override
     public void backward(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
-        TensorView[] v = VIEWS.get();
+        checkShape(shape);
+        ArrayViews v = ArrayViews.get();
         try {
-            backward(bind(v[0], shape, x, "x"), bind(v[2], shape, dy, "dy"), dx == null ? null : bind(v[3], shape, dx, "dx"));
+            backward(v.x(this, shape, x), v.dy(this, shape, dy), dx == null ? null : v.dx(this, shape, dx));
         } finally {
-            release(v);
+            v.release();
         }
     }
 
-    private TensorView bind(TensorView view, TensorShape shape, float[] data, String what) {
+    private void checkShape(TensorShape shape) {
         if (shape == null) {
             throw new NullPointerException(this + ": shape must not be null");
-        }
-        if (data == null) {
-            throw new NullPointerException(this + ": " + what + " must not be null");
-        }
-        if (data.length != shape.elementCount()) {
-            throw new IllegalArgumentException(this + ": " + what + " has length " + data.length + " but shape " + shape
-                    + " has " + shape.elementCount() + " elements (pass a TensorView to use a window of a larger array)");
-        }
-        return view.bind(shape, data);
-    }
-
-    private static void release(TensorView[] views) {
-        for (TensorView v : views) {
-            v.bind(IDLE_SHAPE, IDLE);
         }
     }
 

@@ -1,4 +1,4 @@
-package io.github.panamabn.nn;
+package io.github.panamabn.nn.norm;
 
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;

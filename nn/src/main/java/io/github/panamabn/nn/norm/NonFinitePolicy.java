@@ -1,4 +1,4 @@
-package io.github.panamabn.nn;
+package io.github.panamabn.nn.norm;
 
 /**
  * What a training-mode forward does with a batch whose statistics are not finite (NaN or infinite input)

@@ -1,4 +1,4 @@
-package io.github.panamabn.nn;
+package io.github.panamabn.nn.norm;
 
 /**
  * Options of a batch-norm layer, with PyTorch's names, defaults and conventions.

@@ -1,4 +1,4 @@
-package io.github.panamabn.nn;
+package io.github.panamabn.nn.norm;
 
 /**
  * Folds an eval-mode batch-norm layer into the Linear or convolution before it, for inference:

@@ -1,4 +1,4 @@
-package io.github.panamabn.nn;
+package io.github.panamabn.nn.norm;
 
 import io.github.panamabn.kernels.Activation;
 import io.github.panamabn.kernels.Affine;
@@ -10,6 +10,8 @@ import io.github.panamabn.kernels.RunningStatistics;
 import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
+import io.github.panamabn.nn.Layer;
+import io.github.panamabn.nn.Parameter;
 import io.github.panamabn.nn.safetensors.SafeTensors;
 import io.github.panamabn.nn.safetensors.SafeTensors.Tensor;
 import java.io.IOException;

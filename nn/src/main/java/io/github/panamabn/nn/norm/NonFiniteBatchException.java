@@ -1,4 +1,4 @@
-package io.github.panamabn.nn;
+package io.github.panamabn.nn.norm;
 
 /**
  * A training batch whose per-channel statistics are not finite (its input has NaN or infinite values)

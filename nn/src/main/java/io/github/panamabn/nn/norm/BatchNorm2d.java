@@ -1,4 +1,4 @@
-package io.github.panamabn.nn;
+package io.github.panamabn.nn.norm;
 
 import io.github.panamabn.kernels.Activation;
 import io.github.panamabn.kernels.TensorShape;
