@@ -190,6 +190,29 @@ class NormLayersTest {
         e = assertThrows(IllegalArgumentException.class, () -> in.loadStateDict(negative, ""));
         assertTrue(e.getMessage().contains("running_var[1]"), e.getMessage());
         assertEquals(1f, in.runningVar()[1]);
+        // a refused forward of another batch size keeps the last forward's statistics for its backward
+        for (NormLayer layer : new NormLayer[] {new LayerNorm(8), new RMSNorm(8), new GroupNorm(2, 8),
+            new InstanceNorm2d(8, 1e-5f, 0.1f, false, true)}) {
+            TensorShape shape = layer instanceof LayerNorm || layer instanceof RMSNorm ? TensorShape.ncl(2, 3, 8)
+                    : TensorShape.nchw(2, 8, 2, 3);
+            TensorShape other = layer instanceof LayerNorm || layer instanceof RMSNorm ? TensorShape.ncl(4, 3, 8)
+                    : TensorShape.nchw(4, 8, 2, 3);
+            int n = (int) shape.elementCount();
+            float[] input = random(n, 9);
+            float[] grad = random(n, 10);
+            float[] out = new float[n];
+            layer.forward(shape, input, out);
+            float[] expected = new float[n];
+            layer.backward(shape, input, out, grad, expected);
+            layer.zeroGrad();
+            TensorShape wrong = layer instanceof LayerNorm || layer instanceof RMSNorm ? TensorShape.ncl(4, 8, 3)
+                    : TensorShape.nchw(4, 8, 3, 2);
+            assertThrows(IllegalArgumentException.class, () -> layer.forward(TensorView.of(other, new float[2 * n]),
+                    TensorView.of(wrong, new float[2 * n])), layer.toString());
+            float[] dx = new float[n];
+            layer.backward(shape, input, out, grad, dx);
+            assertArrayEquals(expected, dx, layer + ": backward after a refused forward");
+        }
         // a safetensors round trip
         Path file = dir.resolve("ln.safetensors");
         ln.save(file);

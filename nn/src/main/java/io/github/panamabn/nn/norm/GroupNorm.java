@@ -82,10 +82,10 @@ public class GroupNorm extends NormLayer {
         checkInput(x.shape());
         try {
             int units = io.github.panamabn.kernels.GroupNorm.units(x.shape(), numGroups);
-            if (saved == null || saved.channels() != units) {
-                saved = new SavedStatistics(units);
-            }
-            kernels.forward(config, numGroups, x, y, affine, saved);
+            // a new size's statistics replace the old ones only once the call succeeded
+            SavedStatistics s = saved != null && saved.channels() == units ? saved : new SavedStatistics(units);
+            kernels.forward(config, numGroups, x, y, affine, s);
+            saved = s;
         } catch (IllegalArgumentException | IndexOutOfBoundsException | NullPointerException | IllegalStateException e) {
             throw named(e);
         }

@@ -127,14 +127,19 @@ public abstract class InstanceNorm extends NormLayer {
                 throw new IllegalArgumentException("expected more than 1 spatial element when training, got input "
                         + shape);
             }
-            if (saved == null || saved.channels() != units) {
-                saved = new SavedStatistics(units);
-                instanceStats = new ChannelStatistics(units);
+            // a new size's statistics replace the old ones only once the call succeeded
+            SavedStatistics s = saved;
+            ChannelStatistics stats = instanceStats;
+            if (s == null || s.channels() != units) {
+                s = new SavedStatistics(units);
+                stats = new ChannelStatistics(units);
             }
             if (update) {
-                kernels.statistics(numFeatures, x, instanceStats);
+                kernels.statistics(numFeatures, x, stats);
             }
-            kernels.forward(config, numFeatures, x, y, affine, saved);
+            kernels.forward(config, numFeatures, x, y, affine, s);
+            saved = s;
+            instanceStats = stats;
             savedFromRunning = false;
             if (update) {
                 updateRunning(shape.batch(), shape.spatialSize());

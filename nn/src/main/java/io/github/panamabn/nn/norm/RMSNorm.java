@@ -68,10 +68,10 @@ public class RMSNorm extends NormLayer {
         checkInput(x.shape());
         try {
             int rows = (int) io.github.panamabn.kernels.LayerNorm.rows(x.shape(), normalizedShape.length);
-            if (saved == null || saved.channels() != rows) {
-                saved = new SavedStatistics(rows);
-            }
-            kernels.forward(config, normalizedShape.length, x, y, affine, saved);
+            // a new size's statistics replace the old ones only once the call succeeded
+            SavedStatistics s = saved != null && saved.channels() == rows ? saved : new SavedStatistics(rows);
+            kernels.forward(config, normalizedShape.length, x, y, affine, s);
+            saved = s;
         } catch (IllegalArgumentException | IndexOutOfBoundsException | NullPointerException | IllegalStateException e) {
             throw named(e);
         }
@@ -89,10 +89,10 @@ public class RMSNorm extends NormLayer {
         checkInput(x.shape());
         try {
             int rows = (int) io.github.panamabn.kernels.LayerNorm.rows(x.shape(), normalizedShape.length);
-            if (saved == null || saved.channels() != rows) {
-                saved = new SavedStatistics(rows);
-            }
-            kernels.forwardResidual(config, normalizedShape.length, x, residual, h, y, affine, saved);
+            // a new size's statistics replace the old ones only once the call succeeded
+            SavedStatistics s = saved != null && saved.channels() == rows ? saved : new SavedStatistics(rows);
+            kernels.forwardResidual(config, normalizedShape.length, x, residual, h, y, affine, s);
+            saved = s;
         } catch (IllegalArgumentException | IndexOutOfBoundsException | NullPointerException | IllegalStateException e) {
             throw named(e);
         }
