@@ -14,9 +14,12 @@ import io.github.panamabn.kernels.TensorShape;
  *       moments are taken as batch norm takes them over rows, then the group's channels are merged
  *       with Chan's formula in double.</li>
  * </ul>
- * Instance norm is group norm with one channel per group. Every unit's arithmetic is the same
- * whichever task runs it and however many threads there are: tasks are cut from the shape alone,
- * and sums across units (the parameter gradients) are taken in a fixed order.
+ * Instance norm is group norm with one channel per group. Contiguous units (rows, channels-first
+ * groups) run a chunk at a time while it is in cache: its moments then its normalization (a fused
+ * residual add first), its gradient sums, coefficients then dx; channels-last groups need a sample's
+ * moments over all its rows before any output, so they take a pass for each. Every unit's arithmetic
+ * is the same whichever task runs it and however many threads there are: tasks are cut from the shape
+ * alone, and sums across units (the parameter gradients) are taken in a fixed order.
  *
  * <p>Like {@link KernelCall}, one instance per thread, set up per call; nothing is allocated once a
  * thread has seen a tensor of that size.
@@ -39,6 +42,8 @@ public final class NormCall implements WorkerPool.Tasks {
     private static final int RMS = 1;
     private static final int GROUP = 2;
 
+    // What a task runs: statistics alone; channels-last normalization, gradient sums and dx (stripes and
+    // channel blocks); parameter-gradient columns; the fused passes of contiguous units.
     private static final int STATISTICS = 0;
     private static final int NORMALIZE = 1;
     private static final int GRADIENT_SUMS = 2;
