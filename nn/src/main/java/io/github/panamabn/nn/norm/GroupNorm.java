@@ -103,7 +103,7 @@ public class GroupNorm extends NormLayer {
         try {
             if (dx != null) {
                 kernels.backward(config, numGroups, saved, x, dy, dx,
-                        weight == null ? Affine.none() : Affine.weightOnly(weight), affineScratch);
+                        weightOnly, affineScratch);
             } else {
                 kernels.parameterGradients(config, numGroups, saved, x, dy, affineScratch);
             }

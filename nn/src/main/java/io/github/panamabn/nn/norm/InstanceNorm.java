@@ -171,7 +171,7 @@ public abstract class InstanceNorm extends NormLayer {
             throw new NullPointerException(this + ": x must not be null");
         }
         checkInput(x.shape());
-        Affine w = weight == null ? Affine.none() : Affine.weightOnly(weight);
+        Affine w = weightOnly;
         try {
             if (savedFromRunning) {
                 if (dx != null) {

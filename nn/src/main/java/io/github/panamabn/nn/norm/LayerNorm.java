@@ -111,7 +111,7 @@ public class LayerNorm extends NormLayer {
         try {
             if (dx != null) {
                 kernels.backward(config, normalizedShape.length, saved, x, dy, dx,
-                        weight == null ? Affine.none() : Affine.weightOnly(weight), affineScratch);
+                        weightOnly, affineScratch);
             } else {
                 kernels.parameterGradients(config, normalizedShape.length, saved, x, dy, affineScratch);
             }

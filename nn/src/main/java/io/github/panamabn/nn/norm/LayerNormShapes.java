@@ -32,19 +32,20 @@ final class LayerNormShapes {
         if (shape == null) {
             throw new NullPointerException(layer + ": shape must not be null");
         }
-        long[] dims = new long[shape.spatialRank() + 2];
-        dims[0] = shape.batch();
-        dims[1] = shape.channels();
-        for (int i = 0; i < shape.spatialRank(); i++) {
-            dims[i + 2] = shape.spatialDim(i);
-        }
-        boolean ok = dims.length >= normalizedShape.length;
+        // compared in place: a layer's forward allocates nothing
+        int rank = shape.spatialRank() + 2;
+        boolean ok = rank >= normalizedShape.length;
         for (int i = 0; ok && i < normalizedShape.length; i++) {
-            ok = dims[dims.length - normalizedShape.length + i] == normalizedShape[i];
+            ok = dim(shape, rank - normalizedShape.length + i) == normalizedShape[i];
         }
         if (!ok) {
             throw new IllegalArgumentException(layer + ": input " + shape + " does not end in the normalized shape "
                     + Arrays.toString(normalizedShape));
         }
+    }
+
+    /** Logical dimension d of (N, C, spatial...). */
+    private static long dim(TensorShape shape, int d) {
+        return d == 0 ? shape.batch() : d == 1 ? shape.channels() : shape.spatialDim(d - 2);
     }
 }

@@ -31,8 +31,11 @@ public abstract class NormLayer implements Layer {
     protected final float[] bias;
     protected final float[] weightGrad;
     protected final float[] biasGrad;
-    /** The forward's weight and bias as the kernels take them; the backward's gradient outputs. */
+    /** The forward's weight and bias as the kernels take them. */
     protected final Affine affine;
+    /** The weight alone (or none), as a backward takes it: made once, so a call allocates nothing. */
+    protected final Affine weightOnly;
+    /** The backward's gradient outputs, added to the gradients after the call. */
     protected final Affine affineScratch;
     private final float[] weightScratch;
     private final float[] biasScratch;
@@ -52,6 +55,7 @@ public abstract class NormLayer implements Layer {
         weightScratch = hasWeight ? new float[parameters] : null;
         biasScratch = hasBias ? new float[parameters] : null;
         affine = affineOf(weight, bias);
+        weightOnly = weight == null ? Affine.none() : Affine.weightOnly(weight);
         affineScratch = affineOf(weightScratch, biasScratch);
         resetParameters();
     }
