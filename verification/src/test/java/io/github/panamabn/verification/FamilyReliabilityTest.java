@@ -18,7 +18,6 @@ import io.github.panamabn.kernels.TensorView;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -176,8 +175,6 @@ class FamilyReliabilityTest {
     /** Reused views and parameter objects: once warm, a call allocates nothing, on one thread or two. */
     @Test
     void callsAllocateNothingOnceWarm() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long id = Thread.currentThread().threadId();
         for (int threads : new int[] {1, 2}) {
             TensorShape rowsShape = TensorShape.nc(64, 4096);
             TensorShape image = TensorShape.nhwc(2, 32, 32, 64);
@@ -230,25 +227,7 @@ class FamilyReliabilityTest {
             for (int i = 0; i < 200; i++) {
                 calls.values().forEach(Runnable::run);
             }
-            List<String> allocating = new ArrayList<>();
-            calls.forEach((name, call) -> {
-                long least = Long.MAX_VALUE;
-                // as PollutedAllocationTest: rounds until one allocates nothing, for at most 10 s, since on two
-                // cores C2's queue may still hold this call's loops after the suites before; compiled code that
-                // allocates fails every round
-                long settle = System.nanoTime();
-                for (int attempt = 0; least > 0 && (attempt < 5 || System.nanoTime() - settle < 10_000_000_000L);
-                     attempt++) {
-                    long before = mx.getThreadAllocatedBytes(id);
-                    for (int i = 0; i < 20; i++) {
-                        call.run();
-                    }
-                    least = Math.min(least, mx.getThreadAllocatedBytes(id) - before);
-                }
-                if (least > 0) {
-                    allocating.add(name + ": " + least / 20 + " B per call");
-                }
-            });
+            List<String> allocating = AllocationCheck.allocating(calls);
             assertTrue(allocating.isEmpty(), "allocating per call once warm on " + threads + " threads: " + allocating);
         }
     }

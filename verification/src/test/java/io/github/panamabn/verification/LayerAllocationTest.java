@@ -11,8 +11,6 @@ import io.github.panamabn.nn.norm.GroupNorm;
 import io.github.panamabn.nn.norm.InstanceNorm2d;
 import io.github.panamabn.nn.norm.LayerNorm;
 import io.github.panamabn.nn.norm.RMSNorm;
-import java.lang.management.ManagementFactory;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,28 +77,10 @@ class LayerAllocationTest {
         calls.put("RMSNorm training step", () -> step(rms, tokens, t, ty, tdy, tdx));
         calls.put("RMSNorm forward on views", () -> rms.forward(tv, tyv));
 
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long id = Thread.currentThread().threadId();
         for (int i = 0; i < 300; i++) {
             calls.values().forEach(Runnable::run);
         }
-        List<String> allocating = new ArrayList<>();
-        calls.forEach((name, call) -> {
-            long least = Long.MAX_VALUE;
-            // rounds until one allocates nothing, for at most 10 s: on two cores C2 may still be compiling
-            // what the suites before left queued; compiled code that allocates fails every round
-            long settle = System.nanoTime();
-            for (int round = 0; least > 0 && (round < 5 || System.nanoTime() - settle < 10_000_000_000L); round++) {
-                long before = mx.getThreadAllocatedBytes(id);
-                for (int i = 0; i < 20; i++) {
-                    call.run();
-                }
-                least = Math.min(least, mx.getThreadAllocatedBytes(id) - before);
-            }
-            if (least > 0) {
-                allocating.add(name + ": " + least / 20 + " B per call");
-            }
-        });
+        List<String> allocating = AllocationCheck.allocating(calls);
         assertTrue(allocating.isEmpty(), "layers allocating per call once warm: " + allocating);
     }
 

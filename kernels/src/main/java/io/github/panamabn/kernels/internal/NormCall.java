@@ -488,13 +488,14 @@ public final class NormCall implements WorkerPool.Tasks {
     }
 
     private void statisticsTask(int task) {
-        float[] own = own(this).scratch;
+        NormCall mine = own(this);
+        float[] own = mine.scratch;
         if (channelsLast) {
             long n = task / channelBlocks;
             int c0 = task % channelBlocks * CHANNEL_BLOCK;
             int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
             long first = n * spatial * channels;
-            float[] p = own(this).ownPivots;
+            float[] p = mine.ownPivots;
             for (int c = c0; c < c1; c++) {
                 p[c] = source.get(first + c);
                 partPivots[(int) (n * channels + c)] = p[c];
@@ -774,11 +775,12 @@ public final class NormCall implements WorkerPool.Tasks {
 
     /** Channels-last groups: one sample's block of channels' gradient sums, over its rows. */
     private void gradientSumsTask(int task) {
-        float[] own = own(this).scratch;
+        NormCall mine = own(this);
+        float[] own = mine.scratch;
         long n = task / channelBlocks;
         int c0 = task % channelBlocks * CHANNEL_BLOCK;
         int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
-        float[] ctr = own(this).ownCenter;
+        float[] ctr = mine.ownCenter;
         for (int c = c0; c < c1; c++) {
             ctr[c] = savedMean[(int) (n * groups + c / perGroup)];
         }
@@ -843,13 +845,13 @@ public final class NormCall implements WorkerPool.Tasks {
      * coefficients, then dx. The same arithmetic per row as in separate passes.
      */
     private void rowsBackwardTask(int task) {
-        float[] own = own(this).scratch;
+        NormCall mine = own(this);
         long u0 = task * unitsPerTask;
         long u1 = Math.min(units, u0 + unitsPerTask);
         double m = unitLength;
         for (long v = u0; v < u1; v++) {
             int u = (int) v;
-            rowGradientSums(u, own);
+            rowGradientSums(u, mine);
             double r = savedInvStd[u];
             k2[u] = (float) (-r * r * r * m2[u] / m);
             k3[u] = kind == RMS ? 0f : (float) (-r * mean[u] / m);
@@ -857,18 +859,21 @@ public final class NormCall implements WorkerPool.Tasks {
         }
     }
 
-    /** Row u's {@code sum(g)} into mean[u] and {@code sum(g * (x - savedMean))} into m2[u], g = dy * weight. */
-    private void rowGradientSums(int u, float[] own) {
+    /**
+     * Row u's {@code sum(g)} into mean[u] and {@code sum(g * (x - savedMean))} into m2[u], g = dy * weight,
+     * with the running thread's scratch ({@code mine}).
+     */
+    private void rowGradientSums(int u, NormCall mine) {
         long at = (long) u * unitLength;
         if (weight == null) {
             mean[u] = 0;
             m2[u] = 0;
             backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at, null,
-                    null, 0, 0, unitLength, 1, savedMean[u], mean, m2, u, own);
+                    null, 0, 0, unitLength, 1, savedMean[u], mean, m2, u, mine.scratch);
         } else {
-            double[] sums = PER_THREAD.get().pair;
+            double[] sums = mine.pair;
             backend.weightedGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
-                    (int) unitLength, savedMean[u], weight, sums, 0, own);
+                    (int) unitLength, savedMean[u], weight, sums, 0, mine.scratch);
             mean[u] = sums[0];
             m2[u] = sums[1];
         }

@@ -82,8 +82,7 @@ public class GroupNorm extends NormLayer {
         checkInput(x.shape());
         try {
             int units = io.github.panamabn.kernels.GroupNorm.units(x.shape(), numGroups);
-            // a new size's statistics replace the old ones only once the call succeeded
-            SavedStatistics s = saved != null && saved.channels() == units ? saved : new SavedStatistics(units);
+            SavedStatistics s = savedFor(saved, units);
             kernels.forward(config, numGroups, x, y, affine, s);
             saved = s;
         } catch (IllegalArgumentException | IndexOutOfBoundsException | NullPointerException | IllegalStateException e) {

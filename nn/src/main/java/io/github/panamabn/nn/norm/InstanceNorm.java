@@ -127,13 +127,8 @@ public abstract class InstanceNorm extends NormLayer {
                 throw new IllegalArgumentException("expected more than 1 spatial element when training, got input "
                         + shape);
             }
-            // a new size's statistics replace the old ones only once the call succeeded
-            SavedStatistics s = saved;
-            ChannelStatistics stats = instanceStats;
-            if (s == null || s.channels() != units) {
-                s = new SavedStatistics(units);
-                stats = new ChannelStatistics(units);
-            }
+            SavedStatistics s = savedFor(saved, units);
+            ChannelStatistics stats = s == saved ? instanceStats : new ChannelStatistics(units);
             if (update) {
                 kernels.statistics(numFeatures, x, stats);
             }

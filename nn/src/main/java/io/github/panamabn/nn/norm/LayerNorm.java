@@ -68,8 +68,7 @@ public class LayerNorm extends NormLayer {
         checkInput(x.shape());
         try {
             int rows = (int) io.github.panamabn.kernels.LayerNorm.rows(x.shape(), normalizedShape.length);
-            // a new size's statistics replace the old ones only once the call succeeded
-            SavedStatistics s = saved != null && saved.channels() == rows ? saved : new SavedStatistics(rows);
+            SavedStatistics s = savedFor(saved, rows);
             kernels.forward(config, normalizedShape.length, x, y, affine, s);
             saved = s;
         } catch (IllegalArgumentException | IndexOutOfBoundsException | NullPointerException | IllegalStateException e) {
@@ -89,8 +88,7 @@ public class LayerNorm extends NormLayer {
         checkInput(x.shape());
         try {
             int rows = (int) io.github.panamabn.kernels.LayerNorm.rows(x.shape(), normalizedShape.length);
-            // a new size's statistics replace the old ones only once the call succeeded
-            SavedStatistics s = saved != null && saved.channels() == rows ? saved : new SavedStatistics(rows);
+            SavedStatistics s = savedFor(saved, rows);
             kernels.forwardResidual(config, normalizedShape.length, x, residual, h, y, affine, s);
             saved = s;
         } catch (IllegalArgumentException | IndexOutOfBoundsException | NullPointerException | IllegalStateException e) {

@@ -1,6 +1,7 @@
 package io.github.panamabn.nn.norm;
 
 import io.github.panamabn.kernels.Affine;
+import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
 import io.github.panamabn.nn.Layer;
@@ -195,6 +196,15 @@ public abstract class NormLayer implements Layer {
         if (shape == null) {
             throw new NullPointerException(this + ": shape must not be null");
         }
+    }
+
+    /**
+     * The saved statistics a forward of {@code units} units writes: {@code current} when it has that
+     * size, else new ones, which the caller keeps only once its call succeeded, so a refused forward of
+     * another size leaves the last forward's statistics for its backward.
+     */
+    protected static SavedStatistics savedFor(SavedStatistics current, int units) {
+        return current != null && current.channels() == units ? current : new SavedStatistics(units);
     }
 
     /** A kernel's argument error with this layer's name in front (its type kept). */
