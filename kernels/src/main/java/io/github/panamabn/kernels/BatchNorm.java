@@ -132,7 +132,9 @@ public final class BatchNorm {
         Checks.view(x, "x", false);
         Checks.notNull(out, "out");
         Checks.statistics(out, x.shape().channels(), "out");
-        out.count = begin(x.shape()).statistics(x.arrayOrNull(), x.segmentOrNull(), x.offset(), out.mean, out.m2);
+        KernelCall call = begin(x.shape());
+        Engine.bind(call.x, x, x.segmentOrNull() != null);
+        out.count = call.statistics(out.mean, out.m2);
     }
 
     // ---------------------------------------------------------------- forward training
@@ -213,14 +215,21 @@ public final class BatchNorm {
         Checks.statistics(stats, channels, "stats");
         boolean segments = Checks.anySegment(x, y, null, null);
         Checks.noPartialOverlap(x, "x", y, "y", segments);
-        long n = begin(x.shape()).forwardTraining(array(x, segments), segment(x, segments), x.offset(),
-                array(y, segments), segment(y, segments), y.offset(),
-                given == null ? null : given.mean, given == null ? null : given.m2, given == null ? 0 : given.count,
-                affine.weightOrNull(), affine.biasOrNull(), config.eps(), floor(config.activation()),
-                stats == null ? null : stats.mean, stats == null ? null : stats.m2,
-                save == null ? null : save.mean(), save == null ? null : save.invStd());
-        if (stats != null) {
-            stats.count = n;
+        KernelCall call = begin(x.shape());
+        Engine.bind(call.x, x, segments);
+        Engine.bind(call.y, y, segments);
+        float[] saveMean = save == null ? null : save.mean();
+        float[] saveInvStd = save == null ? null : save.invStd();
+        if (given != null) {
+            call.forwardWithStatistics(given.mean, given.m2, given.count, affine.weightOrNull(), affine.biasOrNull(),
+                    config.eps(), floor(config.activation()), saveMean, saveInvStd);
+        } else {
+            long n = call.forwardTraining(affine.weightOrNull(), affine.biasOrNull(), config.eps(),
+                    floor(config.activation()), stats == null ? null : stats.mean, stats == null ? null : stats.m2,
+                    saveMean, saveInvStd);
+            if (stats != null) {
+                stats.count = n;
+            }
         }
     }
 
@@ -248,9 +257,11 @@ public final class BatchNorm {
         Checks.affine(affine, channels, "affine");
         boolean segments = Checks.anySegment(x, y, null, null);
         Checks.noPartialOverlap(x, "x", y, "y", segments);
-        begin(x.shape()).forwardInference(array(x, segments), segment(x, segments), x.offset(),
-                array(y, segments), segment(y, segments), y.offset(), statistics.mean(), statistics.var(),
-                affine.weightOrNull(), affine.biasOrNull(), config.eps(), floor(config.activation()));
+        KernelCall call = begin(x.shape());
+        Engine.bind(call.x, x, segments);
+        Engine.bind(call.y, y, segments);
+        call.forwardInference(statistics.mean(), statistics.var(), affine.weightOrNull(), affine.biasOrNull(),
+                config.eps(), floor(config.activation()));
     }
 
     // ---------------------------------------------------------------- backward
@@ -347,22 +358,13 @@ public final class BatchNorm {
                 Checks.noPartialOverlap(r, "y", dx, "dx", segments);
             }
         }
-        begin(x.shape()).backward(array(dy, segments), segment(dy, segments), dy.offset(),
-                array(x, segments), segment(x, segments), x.offset(),
-                array(r, segments), segment(r, segments), r == null ? 0 : r.offset(),
-                array(dx, segments), segment(dx, segments), dx == null ? 0 : dx.offset(),
-                affine.weightOrNull(), saved.mean(), saved.invStd(), mode == GradientMode.BATCH_STATISTICS,
+        KernelCall call = begin(x.shape());
+        Engine.bind(call.dy, dy, segments);
+        Engine.bind(call.x, x, segments);
+        Engine.bind(call.relu, r, segments);
+        Engine.bind(call.dx, dx, segments);
+        call.backward(affine.weightOrNull(), saved.mean(), saved.invStd(), mode == GradientMode.BATCH_STATISTICS,
                 affineGrad.weightOrNull(), affineGrad.biasOrNull());
-    }
-
-    /** A view's array when the call runs on arrays; null when absent or the call runs on segments. */
-    private static float[] array(TensorView view, boolean segments) {
-        return view == null || segments ? null : view.arrayOrNull();
-    }
-
-    /** A view's storage as a segment when the call runs on segments; else null. */
-    private static MemorySegment segment(TensorView view, boolean segments) {
-        return view == null || !segments ? null : view.asSegment();
     }
 
     private static float floor(Activation activation) {

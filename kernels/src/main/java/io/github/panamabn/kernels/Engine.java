@@ -97,7 +97,11 @@ final class Engine {
         Checks.notSameMemory(h, "h", y, "y", segments);
     }
 
-    private static void bind(Operand operand, TensorView view, boolean segments) {
+    /**
+     * Binds an operand to a view's storage: its array, or its storage as a segment when the call runs on
+     * segments; unset for no view.
+     */
+    static void bind(Operand operand, TensorView view, boolean segments) {
         if (view == null) {
             operand.set(null, null, 0);
         } else if (segments) {

@@ -4,12 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.github.panamabn.kernels.Activation;
+import io.github.panamabn.kernels.Affine;
 import io.github.panamabn.kernels.BatchNorm;
+import io.github.panamabn.kernels.GroupNorm;
+import io.github.panamabn.kernels.LayerNorm;
 import io.github.panamabn.kernels.Layout;
+import io.github.panamabn.kernels.NormConfig;
+import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
+import io.github.panamabn.kernels.TensorView;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
@@ -18,7 +25,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Heap segments over float[] run as the arrays they are; every other kind of segment runs as a segment.
  * Each kind, at element and byte offsets, read-only or not, mixed with native memory, gives the bits of
- * the same call on arrays.
+ * the same call on arrays: batch norm's kernels and the per-sample family's.
  */
 class HeapSegmentTest {
     private static final TensorShape[] SHAPES = {TensorShape.nchw(3, 7, 5, 9), TensorShape.of(Layout.CHANNELS_LAST, 3, 37, 5, 3)};
@@ -77,6 +84,101 @@ class HeapSegmentTest {
                         Calls.backward(bn, shape, xs, in.apply(dy), ys, dxs, null, mean, invStd, true, Activation.RELU, null,
                                 null);
                         assertArrayEquals(dx, floats(dxs, n), "backward " + xs + " -> " + dxs);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * What the family's calls compute from x, residual and dy as {@code in} stores them into outputs
+     * {@code out} stores (null: arrays): layer norm's y, h and dx of a fused residual forward, instance
+     * norm's y, dx and parameter gradients, concatenated.
+     */
+    private static float[] familyOutputs(TensorShape shape, float[] x, float[] r, float[] dy, float[] w, float[] b,
+                                         Function<float[], MemorySegment> in, Function<float[], MemorySegment> out) {
+        int n = Math.toIntExact(shape.elementCount());
+        TensorView xv = view(shape, x, in);
+        TensorView rv = view(shape, r, in);
+        TensorView dyv = view(shape, dy, in);
+        TensorView yv = view(shape, new float[n], out);
+        TensorView hv = view(shape, new float[n], out);
+        TensorView dxv = view(shape, new float[n], out);
+        float[] all = new float[6 * n];
+        // layer norm over each sample, with the fused residual add, on the memory seen as (N, rest)
+        int rows = Math.toIntExact(shape.batch());
+        int features = n / rows;
+        TensorShape rowsShape = TensorShape.nc(rows, features);
+        for (TensorView v : List.of(xv, rv, dyv, yv, hv, dxv)) {
+            v.reshape(rowsShape);
+        }
+        float[] lw = Arrays.copyOf(w, features);
+        float[] lb = Arrays.copyOf(b, features);
+        SavedStatistics saved = new SavedStatistics(rows);
+        LayerNorm.get().forwardResidual(NormConfig.DEFAULT, 1, xv, rv, hv, yv, Affine.of(lw, lb), saved);
+        LayerNorm.get().backward(NormConfig.DEFAULT, 1, saved, hv, dyv, dxv, Affine.weightOnly(lw), Affine.none());
+        read(yv, all, 0);
+        read(hv, all, n);
+        read(dxv, all, 2 * n);
+        for (TensorView v : List.of(xv, rv, dyv, yv, hv, dxv)) {
+            v.reshape(shape);
+        }
+        // instance norm: group norm with a group per channel (the shapes' channel counts are prime)
+        int c = shape.channels();
+        SavedStatistics groups = new SavedStatistics(GroupNorm.units(shape, c));
+        float[] gw = Arrays.copyOf(w, c);
+        float[] gb = Arrays.copyOf(b, c);
+        float[] dgw = new float[c];
+        float[] dgb = new float[c];
+        GroupNorm.get().forward(NormConfig.DEFAULT, c, xv, yv, Affine.of(gw, gb), groups);
+        GroupNorm.get().backward(NormConfig.DEFAULT, c, groups, xv, dyv, dxv, Affine.weightOnly(gw),
+                Affine.of(dgw, dgb));
+        read(yv, all, 3 * n);
+        read(dxv, all, 4 * n);
+        System.arraycopy(dgw, 0, all, 5 * n, c);
+        System.arraycopy(dgb, 0, all, 5 * n + c, c);
+        return all;
+    }
+
+    /** A view of a copy of {@code data}: an array, or the segment {@code kind} makes. */
+    private static TensorView view(TensorShape shape, float[] data, Function<float[], MemorySegment> kind) {
+        return kind == null ? TensorView.of(shape, data.clone()) : TensorView.of(shape, kind.apply(data), 0);
+    }
+
+    private static void read(TensorView v, float[] into, int at) {
+        int n = Math.toIntExact(v.shape().elementCount());
+        if (v.isArray()) {
+            System.arraycopy(v.array(), Math.toIntExact(v.offset()), into, at, n);
+        } else {
+            MemorySegment.copy(v.segment(), ValueLayout.JAVA_FLOAT_UNALIGNED, v.offset() * Float.BYTES, into, at, n);
+        }
+    }
+
+    @Test
+    void everyKindOfSegmentGivesTheFamilysBitsOfArrays() {
+        Random random = new Random(5);
+        try (Arena arena = Arena.ofConfined()) {
+            for (TensorShape shape : SHAPES) {
+                int n = Math.toIntExact(shape.elementCount());
+                float[] x = new float[n];
+                float[] r = new float[n];
+                float[] dy = new float[n];
+                for (int i = 0; i < n; i++) {
+                    x[i] = (float) (random.nextGaussian() * 3 + 1);
+                    r[i] = (float) random.nextGaussian();
+                    dy[i] = (float) random.nextGaussian();
+                }
+                float[] w = new float[n];
+                float[] b = new float[n];
+                for (int i = 0; i < n; i++) {
+                    w[i] = (float) (1 + 0.1 * random.nextGaussian());
+                    b[i] = (float) (0.1 * random.nextGaussian());
+                }
+                float[] expected = familyOutputs(shape, x, r, dy, w, b, null, null);
+                for (Function<float[], MemorySegment> in : kinds(arena)) {
+                    for (Function<float[], MemorySegment> out : kinds(arena)) {
+                        assertArrayEquals(expected, familyOutputs(shape, x, r, dy, w, b, in, out),
+                                shape + ": " + in.apply(x) + " -> " + out.apply(x));
                     }
                 }
             }

@@ -1,14 +1,13 @@
 package io.github.panamabn.kernels.internal;
 
 import io.github.panamabn.kernels.TensorShape;
-import java.lang.foreign.MemorySegment;
-import java.lang.ref.WeakReference;
 
 /**
  * One kernel call: its arguments, the pieces its work is cut into, and the per-channel state between
  * its phases. Each thread has one, reused from call to call, so a call allocates nothing once its
  * thread has seen a tensor of that size. References to the caller's tensors are dropped when the
- * call returns.
+ * call returns. The facade binds the call's {@link Operand}s, then runs one entry point with the
+ * values that are not tensors.
  *
  * <p>Determinism: how a tensor is cut for a reduction depends on its shape alone, and partial results
  * are merged in a fixed order, so the result is the same bits on one thread or many. Channels-first
@@ -55,13 +54,6 @@ public final class KernelCall implements WorkerPool.Tasks {
 
     /** This thread's scratch for the backend's loops, whichever call it works for. */
     private float[] scratch = new float[0];
-    /** What {@link #backingArray} answers for a segment that does not lie on a float[]. */
-    private static final float[] NOT_ON_ARRAY = new float[0];
-    /** The heap segments last seen per operand slot (x, y, dy, relu, dx) and their arrays, weakly. */
-    @SuppressWarnings("unchecked")
-    private final WeakReference<MemorySegment>[] seenSegments = new WeakReference[5];
-    @SuppressWarnings("unchecked")
-    private final WeakReference<Object>[] seenBases = new WeakReference[5];
     /** This thread's decoded elementwise task, whichever call it works for. */
     private final Piece piece = new Piece();
 
@@ -77,22 +69,16 @@ public final class KernelCall implements WorkerPool.Tasks {
     private long count;
     private boolean channelsLast;
 
-    // Tensors: an array or a segment, and the element index where the tensor starts.
-    private float[] xa;
-    private MemorySegment xs;
-    private long xOffset;
-    private float[] ya;
-    private MemorySegment ys;
-    private long yOffset;
-    private float[] dya;
-    private MemorySegment dys;
-    private long dyOffset;
-    private float[] reluA;
-    private MemorySegment reluS;
-    private long reluOffset;
-    private float[] dxa;
-    private MemorySegment dxs;
-    private long dxOffset;
+    /** The input. */
+    public final Operand x = new Operand();
+    /** The output of a forward. */
+    public final Operand y = new Operand();
+    /** The output gradient of a backward. */
+    public final Operand dy = new Operand();
+    /** A backward's forward output, read for a fused ReLU's mask; unset without one. */
+    public final Operand relu = new Operand();
+    /** The input gradient of a backward; unset when only the parameter gradients are asked for. */
+    public final Operand dx = new Operand();
 
     // Reductions: channels-first chunks (and groups of channels per task), channels-last stripes and
     // channel blocks.
@@ -129,7 +115,6 @@ public final class KernelCall implements WorkerPool.Tasks {
     private double[] partB = new double[0];
 
     private float[] gamma;
-    private float[] beta;
     private float[] invStdIn;
     private float eps;
     private float floor;
@@ -215,75 +200,20 @@ public final class KernelCall implements WorkerPool.Tasks {
 
     /** Whether this call may use the pool: a large tensor, and segments the workers may touch. */
     private boolean mayRunInParallel() {
-        return pool != null && shape.elementCount() >= PARALLEL_MIN && pool.canShare(xs) && pool.canShare(ys)
-                && pool.canShare(dys) && pool.canShare(reluS) && pool.canShare(dxs);
+        return pool != null && shape.elementCount() >= PARALLEL_MIN && pool.canShare(x.segment)
+                && pool.canShare(y.segment) && pool.canShare(dy.segment) && pool.canShare(relu.segment)
+                && pool.canShare(dx.segment);
     }
 
-    /**
-     * Runs a call whose segments all lie on {@code float[]} arrays (heap segments that are not read-only)
-     * on those arrays: a call's loops serve one kind of storage, and arrays are the faster kind. A call
-     * with any other segment keeps them all as segments.
-     */
+    /** Runs the call on arrays when every segment lies on one (see {@link Operand#liesOnArray}). */
     private void useBackingArrays() {
-        float[] x = backingArray(xs, 0);
-        float[] y = backingArray(ys, 1);
-        float[] dy = backingArray(dys, 2);
-        float[] r = backingArray(reluS, 3);
-        float[] dx = backingArray(dxs, 4);
-        if (x == null || x == NOT_ON_ARRAY || y == NOT_ON_ARRAY || dy == NOT_ON_ARRAY || r == NOT_ON_ARRAY || dx == NOT_ON_ARRAY) {
-            return;
+        if (x.liesOnArray() && y.liesOnArray() && dy.liesOnArray() && relu.liesOnArray() && dx.liesOnArray()) {
+            x.moveToArray();
+            y.moveToArray();
+            dy.moveToArray();
+            relu.moveToArray();
+            dx.moveToArray();
         }
-        xOffset += xs.address() / Float.BYTES;
-        xa = x;
-        xs = null;
-        if (ys != null) {
-            yOffset += ys.address() / Float.BYTES;
-            ya = y;
-            ys = null;
-        }
-        if (dys != null) {
-            dyOffset += dys.address() / Float.BYTES;
-            dya = dy;
-            dys = null;
-        }
-        if (reluS != null) {
-            reluOffset += reluS.address() / Float.BYTES;
-            reluA = r;
-            reluS = null;
-        }
-        if (dxs != null) {
-            dxOffset += dxs.address() / Float.BYTES;
-            dxa = dx;
-            dxs = null;
-        }
-    }
-
-    /**
-     * The array a writable heap segment lies on when it is a float[] and the segment starts on an element,
-     * else {@link #NOT_ON_ARRAY}; null for no segment.
-     * Only {@code heapBase()} tells, and the JIT does not always eliminate its Optional; so the answer is
-     * kept per operand slot for the segment object last seen there (weakly: no tensor is kept alive), and
-     * a call that passes the same segments again allocates nothing.
-     */
-    private float[] backingArray(MemorySegment s, int slot) {
-        if (s == null) {
-            return null;
-        }
-        // maxByteAlignment() is the element size of a heap segment's array at an aligned offset: only 4
-        // may be a float[]
-        if (s.isNative() || s.maxByteAlignment() != Float.BYTES || s.address() % Float.BYTES != 0) {
-            return NOT_ON_ARRAY;
-        }
-        Object base;
-        WeakReference<MemorySegment> seen = seenSegments[slot];
-        if (seen != null && seen.get() == s) {
-            base = seenBases[slot].get();
-        } else {
-            base = s.heapBase().orElse(null);
-            seenSegments[slot] = new WeakReference<>(s);
-            seenBases[slot] = new WeakReference<>(base);
-        }
-        return base instanceof float[] a ? a : NOT_ON_ARRAY;
     }
 
     private void runTasks(int what, int tasks) {
@@ -309,18 +239,12 @@ public final class KernelCall implements WorkerPool.Tasks {
 
     /** Drops every reference to the caller's data. */
     private void release() {
-        xa = null;
-        xs = null;
-        ya = null;
-        ys = null;
-        dya = null;
-        dys = null;
-        reluA = null;
-        reluS = null;
-        dxa = null;
-        dxs = null;
+        x.clear();
+        y.clear();
+        dy.clear();
+        relu.clear();
+        dx.clear();
         gamma = null;
-        beta = null;
         invStdIn = null;
         shape = null;
     }
@@ -328,17 +252,13 @@ public final class KernelCall implements WorkerPool.Tasks {
     // ---------------------------------------------------------------- entry points
 
     /**
-     * Per-channel mean and M2 of x into {@code outMean} and {@code outM2}.
+     * Per-channel mean and M2 of {@link #x} into {@code outMean} and {@code outM2}.
      *
      * @return the element count per channel
      */
-    public long statistics(float[] xa, MemorySegment xs, long xOffset, double[] outMean, double[] outM2) {
+    public long statistics(double[] outMean, double[] outM2) {
         try {
-            this.xa = xa;
-            this.xs = xs;
-            this.xOffset = xOffset;
-            parallel = mayRunInParallel();
-            useBackingArrays();
+            prepare();
             computeStatistics();
             System.arraycopy(mean, 0, outMean, 0, channels);
             System.arraycopy(m2, 0, outM2, 0, channels);
@@ -349,75 +269,81 @@ public final class KernelCall implements WorkerPool.Tasks {
     }
 
     /**
-     * Training-mode forward: the batch statistics (or the given ones), then
+     * Training-mode forward of {@link #x} into {@link #y}: the batch statistics, then
      * {@code y = max((x - mean) * gamma / sqrt(var + eps) + beta, floor)}.
      *
-     * @param givenMean the batch means to normalize with, or null to compute them from x
-     * @param givenM2 with {@code givenMean}: the M2s
-     * @param givenCount with {@code givenMean}: the element count they were taken over
-     * @param outMean receives the means used, or null; likewise {@code outM2}
+     * @param outMean receives the means, or null; likewise {@code outM2}
      * @param saveMean receives the means as floats, or null; {@code saveInvStd} 1 / sqrt(var + eps)
-     * @return the element count of the statistics used
+     * @return the element count per channel
      */
-    public long forwardTraining(float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                                double[] givenMean, double[] givenM2, long givenCount,
-                                float[] gamma, float[] beta, float eps, float floor,
-                                double[] outMean, double[] outM2, float[] saveMean, float[] saveInvStd) {
+    public long forwardTraining(float[] gamma, float[] beta, float eps, float floor, double[] outMean,
+                                double[] outM2, float[] saveMean, float[] saveInvStd) {
         try {
-            bind(xa, xs, xOffset, ya, ys, yOffset, floor);
-            this.gamma = gamma;
-            this.beta = beta;
-            this.eps = eps;
-            if (givenMean != null) {
-                System.arraycopy(givenMean, 0, mean, 0, channels);
-                System.arraycopy(givenM2, 0, m2, 0, channels);
-                statCount = givenCount;
-            } else {
-                statCount = count;
-                computeStatistics();
-            }
-            for (int c = 0; c < channels; c++) {
-                prepareNormalization(c);
-            }
-            normalizeAll();
+            prepare();
+            computeStatistics();
+            statCount = count;
+            normalizeWithStatistics(gamma, beta, eps, floor, saveMean, saveInvStd);
             if (outMean != null) {
                 System.arraycopy(mean, 0, outMean, 0, channels);
                 System.arraycopy(m2, 0, outM2, 0, channels);
             }
-            for (int c = 0; c < channels; c++) {
-                if (saveMean != null) {
-                    saveMean[c] = (float) mean[c];
-                }
-                if (saveInvStd != null) {
-                    saveInvStd[c] = (float) invStd[c];
-                }
-            }
-            return statCount;
+            return count;
         } finally {
             release();
         }
     }
 
-    /** The forward kernels' input and output, and whether this call may use the workers. */
-    private void bind(float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                      float floor) {
-        this.xa = xa;
-        this.xs = xs;
-        this.xOffset = xOffset;
-        this.ya = ya;
-        this.ys = ys;
-        this.yOffset = yOffset;
+    /**
+     * As {@link #forwardTraining}, with given statistics (mean and M2 over {@code givenCount} elements
+     * per channel) instead of the batch's.
+     */
+    public void forwardWithStatistics(double[] givenMean, double[] givenM2, long givenCount, float[] gamma,
+                                      float[] beta, float eps, float floor, float[] saveMean, float[] saveInvStd) {
+        try {
+            prepare();
+            System.arraycopy(givenMean, 0, mean, 0, channels);
+            System.arraycopy(givenM2, 0, m2, 0, channels);
+            statCount = givenCount;
+            normalizeWithStatistics(gamma, beta, eps, floor, saveMean, saveInvStd);
+        } finally {
+            release();
+        }
+    }
+
+    /** Normalizes with {@code mean}, {@code m2} and {@code statCount}, saving the mean and invStd asked for. */
+    private void normalizeWithStatistics(float[] gamma, float[] beta, float eps, float floor, float[] saveMean,
+                                         float[] saveInvStd) {
+        this.eps = eps;
         this.floor = floor;
+        for (int c = 0; c < channels; c++) {
+            prepareNormalization(c, gamma, beta);
+        }
+        normalizeAll();
+        for (int c = 0; c < channels; c++) {
+            if (saveMean != null) {
+                saveMean[c] = (float) mean[c];
+            }
+            if (saveInvStd != null) {
+                saveInvStd[c] = (float) invStd[c];
+            }
+        }
+    }
+
+    /** Whether this call may use the workers, and its operands on arrays where they can be. */
+    private void prepare() {
         parallel = mayRunInParallel();
         useBackingArrays();
     }
 
-    /** Forward with given statistics: {@code y = max((x - mean) * gamma / sqrt(var + eps) + beta, floor)}. */
-    public void forwardInference(float[] xa, MemorySegment xs, long xOffset, float[] ya, MemorySegment ys, long yOffset,
-                                 float[] runningMean, float[] runningVar, float[] gamma, float[] beta, float eps,
+    /**
+     * Forward of {@link #x} into {@link #y} with given statistics:
+     * {@code y = max((x - mean) * gamma / sqrt(var + eps) + beta, floor)}.
+     */
+    public void forwardInference(float[] runningMean, float[] runningVar, float[] gamma, float[] beta, float eps,
                                  float floor) {
         try {
-            bind(xa, xs, xOffset, ya, ys, yOffset, floor);
+            prepare();
+            this.floor = floor;
             for (int c = 0; c < channels; c++) {
                 setAffine(c, runningMean[c], 1 / Math.sqrt((double) runningVar[c] + eps), gamma, beta);
                 doublePath[c] = false;
@@ -429,36 +355,20 @@ public final class KernelCall implements WorkerPool.Tasks {
     }
 
     /**
-     * Backward: the gradient sums per channel (when {@code training} or a parameter gradient is
-     * wanted), then {@code dx = k1 * g + k2 * (x - mean) + k3}; see the facade for the formulas.
+     * Backward from {@link #dy} and {@link #x} ({@link #relu} bound for a fused ReLU): the gradient sums
+     * per channel (when {@code training} or a parameter gradient is wanted), then, when {@link #dx} is
+     * bound, {@code dx = k1 * g + k2 * (x - mean) + k3}; see the facade for the formulas.
      *
-     * @param ra the forward's ReLU output as an array, or null; {@code rs} as a segment
-     * @param dxa dx as an array, or null; {@code dxs} as a segment; both null when dx is not wanted
+     * @param dgamma receives the weight gradient, or null; {@code dbeta} the bias gradient
      */
-    public void backward(float[] dya, MemorySegment dys, long dyOffset, float[] xa, MemorySegment xs, long xOffset,
-                         float[] ra, MemorySegment rs, long rOffset, float[] dxa, MemorySegment dxs, long dxOffset,
-                         float[] gamma, float[] saveMean, float[] saveInvStd, boolean training,
-                         float[] dgamma, float[] dbeta) {
+    public void backward(float[] gamma, float[] saveMean, float[] saveInvStd, boolean training, float[] dgamma,
+                         float[] dbeta) {
         try {
-            this.dya = dya;
-            this.dys = dys;
-            this.dyOffset = dyOffset;
-            this.xa = xa;
-            this.xs = xs;
-            this.xOffset = xOffset;
-            this.reluA = ra;
-            this.reluS = rs;
-            this.reluOffset = rOffset;
-            this.dxa = dxa;
-            this.dxs = dxs;
-            this.dxOffset = dxOffset;
             this.gamma = gamma;
             this.invStdIn = saveInvStd;
             this.training = training;
-            parallel = mayRunInParallel();
-            useBackingArrays();
+            prepare();
             System.arraycopy(saveMean, 0, center, 0, channels);
-            boolean writesDx = dxa != null || dxs != null;
             if (!training && dgamma == null && dbeta == null) {
                 for (int c = 0; c < channels; c++) {
                     mean[c] = 0;
@@ -472,7 +382,7 @@ public final class KernelCall implements WorkerPool.Tasks {
                     coefficients(c);
                 }
             }
-            if (writesDx) {
+            if (dx.isSet()) {
                 runTasks(APPLY, elementTasks);
             }
             for (int c = 0; c < channels; c++) {
@@ -497,7 +407,7 @@ public final class KernelCall implements WorkerPool.Tasks {
     /** Each channel's pivot: its first element. */
     private void setPivots() {
         for (int c = 0; c < channels; c++) {
-            pivots[c] = Memory.get(xa, xs, xOffset + (channelsLast ? c : c * spatial));
+            pivots[c] = x.get(channelsLast ? c : c * spatial);
         }
     }
 
@@ -515,13 +425,14 @@ public final class KernelCall implements WorkerPool.Tasks {
             int s = task / channelBlocks;
             int c0 = task % channelBlocks * CHANNEL_BLOCK;
             long r0 = s * rowsPerStripe;
-            backend.rowStatistics(xa, xs, xOffset + r0 * channels, Math.min(rowsPerStripe, count - r0), channels,
-                    c0, Math.min(channels, c0 + CHANNEL_BLOCK), pivots, partA, partB, s * channels, scratch(backend));
+            backend.rowStatistics(x.array, x.segment, x.base + r0 * channels, Math.min(rowsPerStripe, count - r0),
+                    channels, c0, Math.min(channels, c0 + CHANNEL_BLOCK), pivots, partA, partB, s * channels,
+                            scratch(backend));
         } else {
             int k = task / channelGroups;
             int c0 = task % channelGroups * channelGroup;
             long n0 = k * samplesPerChunk;
-            backend.sampleStatistics(xa, xs, xOffset + (n0 * channels + c0) * spatial,
+            backend.sampleStatistics(x.array, x.segment, x.base + (n0 * channels + c0) * spatial,
                     Math.min(samplesPerChunk, batch - n0), Math.min(channelGroup, channels - c0), spatial,
                     channels * spatial, pivots, c0, partA, partB, c0 * chunks + k, chunks, scratch(backend));
         }
@@ -565,16 +476,17 @@ public final class KernelCall implements WorkerPool.Tasks {
             recompute = true;
         }
         if (recompute) {
-            Welford.recomputeInDouble(shape, xa, xs, xOffset, c, mean, m2);
+            Welford.recomputeInDouble(shape, x.array, x.segment, x.base, c, mean, m2);
         }
     }
 
     private boolean isConstant(int c) {
         if (!channelsLast) {
-            return backend.runsEqual(xa, xs, xOffset + c * spatial, channels * spatial, spatial, batch, pivots[c]);
+            return backend.runsEqual(x.array, x.segment, x.base + c * spatial, channels * spatial, spatial, batch,
+                    pivots[c]);
         }
         for (long row = 0; row < count; row++) {
-            if (Memory.get(xa, xs, xOffset + row * channels + c) != pivots[c]) {
+            if (x.get(row * channels + c) != pivots[c]) {
                 return false;
             }
         }
@@ -587,12 +499,12 @@ public final class KernelCall implements WorkerPool.Tasks {
      * Center, scale and shift of channel c from its statistics; and whether the channel needs the
      * double path, its values lying further from the mean than float's range.
      */
-    private void prepareNormalization(int c) {
+    private void prepareNormalization(int c, float[] gamma, float[] beta) {
         double sigma = Math.sqrt(m2[c] / statCount);
         setAffine(c, mean[c], 1 / Math.sqrt(m2[c] / statCount + eps), gamma, beta);
         double range = sigma + Math.abs(mean[c]);
         doublePath[c] = Double.isFinite(range) && range >= MAX_CENTERED
-                && Welford.largestDeviation(shape, xa, xs, xOffset, c, mean[c]) >= Float.MAX_VALUE / 2;
+                && Welford.largestDeviation(shape, x.array, x.segment, x.base, c, mean[c]) >= Float.MAX_VALUE / 2;
     }
 
     /**
@@ -627,8 +539,9 @@ public final class KernelCall implements WorkerPool.Tasks {
     private void normalizeTask(int task) {
         if (channelsLast) {
             long r0 = task * rowsPerTask;
-            backend.normalizeRows(xa, xs, xOffset + r0 * channels, ya, ys, yOffset + r0 * channels,
-                    Math.min(rowsPerTask, count - r0), channels, center, scale, shift, floor, scratch(backend));
+            backend.normalizeRows(x.array, x.segment, x.base + r0 * channels, y.array, y.segment,
+                    y.base + r0 * channels, Math.min(rowsPerTask, count - r0), channels, center, scale, shift, floor,
+                    scratch(backend));
             return;
         }
         Piece p = PER_THREAD.get().piece.of(this, task);
@@ -637,8 +550,8 @@ public final class KernelCall implements WorkerPool.Tasks {
             if (doublePath[c]) {
                 normalizeRunsInDouble(c, p.n0, p.runs, p.s0, p.length);
             } else {
-                backend.normalizeRuns(xa, xs, xOffset + at, ya, ys, yOffset + at, channels * spatial, p.length, p.runs,
-                        center[c], scale[c], shift[c], floor);
+                backend.normalizeRuns(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at,
+                        channels * spatial, p.length, p.runs, center[c], scale[c], shift[c], floor);
             }
         }
     }
@@ -646,8 +559,8 @@ public final class KernelCall implements WorkerPool.Tasks {
     private void normalizeRunsInDouble(int c, long n0, long runs, long s0, long length) {
         for (long n = n0; n < n0 + runs; n++) {
             long at = (n * channels + c) * spatial + s0;
-            Welford.normalizeInDouble(xa, xs, xOffset + at, ya, ys, yOffset + at, length, mean[c], scaleD[c],
-                    shiftD[c], floor);
+            Welford.normalizeInDouble(x.array, x.segment, x.base + at, y.array, y.segment, y.base + at, length,
+                    mean[c], scaleD[c], shiftD[c], floor);
         }
     }
 
@@ -657,11 +570,11 @@ public final class KernelCall implements WorkerPool.Tasks {
             long r = row * channels;
             for (int c = 0; c < channels; c++) {
                 if (doublePath[c]) {
-                    Welford.normalizeInDouble(xa, xs, xOffset + r + c, ya, ys, yOffset + r + c, 1, mean[c], scaleD[c],
-                            shiftD[c], floor);
+                    Welford.normalizeInDouble(x.array, x.segment, x.base + r + c, y.array, y.segment, y.base + r + c,
+                            1, mean[c], scaleD[c], shiftD[c], floor);
                 } else {
-                    ScalarBackend.normalizeRun(xa, xs, xOffset + r + c, ya, ys, yOffset + r + c, 1, center[c],
-                            scale[c], shift[c], floor);
+                    ScalarBackend.normalizeRun(x.array, x.segment, x.base + r + c, y.array, y.segment, y.base + r + c,
+                            1, center[c], scale[c], shift[c], floor);
                 }
             }
         }
@@ -674,9 +587,10 @@ public final class KernelCall implements WorkerPool.Tasks {
             int s = task / channelBlocks;
             int c0 = task % channelBlocks * CHANNEL_BLOCK;
             long first = s * rowsPerStripe * channels;
-            backend.rowGradientSums(dya, dys, dyOffset + first, xa, xs, xOffset + first, reluA, reluS,
-                    reluOffset + first, Math.min(rowsPerStripe, count - s * rowsPerStripe), channels, c0,
-                    Math.min(channels, c0 + CHANNEL_BLOCK), center, partA, partB, s * channels, scratch(backend));
+            backend.rowGradientSums(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first,
+                    relu.array, relu.segment, relu.base + first, Math.min(rowsPerStripe, count - s * rowsPerStripe),
+                    channels, c0, Math.min(channels, c0 + CHANNEL_BLOCK), center, partA, partB, s * channels,
+                    scratch(backend));
         } else {
             // Memory order: sample by sample, each channel's run added to its chunk's sums.
             int k = task / channelGroups;
@@ -692,8 +606,9 @@ public final class KernelCall implements WorkerPool.Tasks {
             for (long n = n0; n < n1; n++) {
                 for (int c = c0; c < c1; c++) {
                     long at = (n * channels + c) * spatial;
-                    backend.runGradientSums(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS,
-                            reluOffset + at, 0, spatial, 1, center[c], partA, partB, c * chunks + k, own);
+                    backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                            relu.array, relu.segment, relu.base + at, 0, spatial, 1, center[c], partA, partB,
+                            c * chunks + k, own);
                 }
             }
         }
@@ -726,16 +641,17 @@ public final class KernelCall implements WorkerPool.Tasks {
     private void applyTask(int task) {
         if (channelsLast) {
             long first = task * rowsPerTask * channels;
-            backend.applyGradientRows(dya, dys, dyOffset + first, xa, xs, xOffset + first, reluA, reluS,
-                    reluOffset + first, dxa, dxs, dxOffset + first,
+            backend.applyGradientRows(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first,
+                    relu.array, relu.segment, relu.base + first, dx.array, dx.segment, dx.base + first,
                     Math.min(rowsPerTask, count - task * rowsPerTask), channels, center, k1, k2, k3, scratch(backend));
             return;
         }
         Piece p = PER_THREAD.get().piece.of(this, task);
         for (int c = p.c0; c < p.c1; c++) {
             long at = (p.n0 * channels + c) * spatial + p.s0;
-            backend.applyGradientRuns(dya, dys, dyOffset + at, xa, xs, xOffset + at, reluA, reluS, reluOffset + at,
-                    dxa, dxs, dxOffset + at, channels * spatial, p.length, p.runs, center[c], k1[c], k2[c], k3[c]);
+            backend.applyGradientRuns(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
+                    relu.array, relu.segment, relu.base + at, dx.array, dx.segment, dx.base + at, channels * spatial,
+                    p.length, p.runs, center[c], k1[c], k2[c], k3[c]);
         }
     }
 

@@ -210,6 +210,15 @@ public final class NormCall implements WorkerPool.Tasks {
         parallel = pool != null && elements >= KernelCall.PARALLEL_MIN && pool.canShare(x.segment)
                 && pool.canShare(y.segment) && pool.canShare(dy.segment) && pool.canShare(dx.segment)
                 && pool.canShare(residual.segment) && pool.canShare(h.segment);
+        if (x.liesOnArray() && y.liesOnArray() && dy.liesOnArray() && dx.liesOnArray() && residual.liesOnArray()
+                && h.liesOnArray()) {
+            x.moveToArray();
+            y.moveToArray();
+            dy.moveToArray();
+            dx.moveToArray();
+            residual.moveToArray();
+            h.moveToArray();
+        }
         own(this);
     }
 
