@@ -10,6 +10,7 @@ import io.github.panamabn.kernels.Affine;
 import io.github.panamabn.kernels.NormConfig;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
+import io.github.panamabn.nn.norm.BatchNorm2d;
 import io.github.panamabn.nn.norm.GroupNorm;
 import io.github.panamabn.nn.norm.InstanceNorm2d;
 import io.github.panamabn.nn.norm.LayerNorm;
@@ -24,7 +25,10 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The per-sample norm layers: PyTorch's defaults, state_dict keys and shapes, gradients, errors that name the layer. */
+/**
+ * The norm layers: PyTorch's defaults, state_dict keys and shapes, gradients, errors that name the layer;
+ * and what they share as {@link NormLayer}s (batch norm among them).
+ */
 class NormLayersTest {
     private static float[] random(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
@@ -56,6 +60,62 @@ class NormLayersTest {
         assertEquals(List.of("weight", "bias", "running_mean", "running_var", "num_batches_tracked"),
                 List.copyOf(new InstanceNorm2d(3, 1e-5f, 0.1f, true, true).stateDict("").keySet()));
         assertThrows(IllegalArgumentException.class, () -> new GroupNorm(5, 12));
+    }
+
+    /** One of each layer, with weight, bias and (batch and instance norm) running statistics. */
+    private static List<NormLayer> oneOfEach() {
+        return List.of(new BatchNorm2d(6), new InstanceNorm2d(6, 1e-5f, 0.1f, true, true), new GroupNorm(3, 6),
+                new LayerNorm(4, 5), new RMSNorm(4, 5));
+    }
+
+    @Test
+    void everyNormLayerSharesNamesModesAndStateFiles(@TempDir Path dir) throws Exception {
+        TensorShape shape = TensorShape.nchw(2, 6, 4, 5);
+        int n = (int) shape.elementCount();
+        for (NormLayer layer : oneOfEach()) {
+            String kind = layer.getClass().getSimpleName();
+            assertTrue(layer.toString().startsWith(kind + "("), layer.toString());
+            layer.setName("block.0.norm");
+            assertTrue(layer.toString().startsWith("block.0.norm: " + kind + "("), layer.toString());
+            assertTrue(layer.isTraining());
+            assertEquals(layer, layer.eval());
+            assertTrue(!layer.isTraining());
+            layer.train();
+            assertTrue(layer.isTraining());
+            // a training step changes the state; the file written holds it and loads into a fresh layer
+            layer.forward(shape, random(n, 7), new float[n]);
+            for (int i = 0; i < layer.weight().length; i++) {
+                layer.weight()[i] = 1 + 0.01f * i;
+            }
+            Path file = dir.resolve(kind + ".safetensors");
+            layer.save(file);
+            NormLayer fresh = oneOfEach().stream().filter(l -> l.getClass() == layer.getClass()).findFirst()
+                    .orElseThrow();
+            fresh.load(file);
+            assertEquals(layer.stateDict(""), fresh.stateDict(""), kind);
+            assertTrue(layer.stateDict("").containsKey("weight"), kind);
+            if (layer.runningVar() != null) {
+                assertEquals(1, fresh.numBatchesTracked(), kind);
+                // a negative variance is refused, naming the layer and the element, and nothing is loaded
+                Map<String, Tensor> bad = new java.util.HashMap<>(layer.stateDict(""));
+                float[] var = layer.runningVar().clone();
+                var[4] = -1f;
+                bad.put("running_var", Tensor.ofFloats(var, var.length));
+                bad.put("weight", Tensor.ofFloats(new float[6], 6));
+                float[] before = fresh.weight().clone();
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> fresh.loadStateDict(bad, ""));
+                assertTrue(e.getMessage().startsWith(fresh + ": running_var[4] must be a non-negative variance"),
+                        e.getMessage());
+                assertArrayEquals(before, fresh.weight(), kind + ": nothing loaded");
+                fresh.resetRunningStats();
+                assertEquals(0, fresh.numBatchesTracked());
+                assertArrayEquals(new float[6], fresh.runningMean());
+            } else {
+                assertNull(layer.runningMean(), kind);
+                assertEquals(0, layer.numBatchesTracked(), kind);
+            }
+        }
     }
 
     @Test
@@ -170,7 +230,7 @@ class NormLayersTest {
         float[] y = new float[x.length];
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> gn.forward(TensorShape.nchw(2, 4, 3, 4), x, y));
-        assertTrue(e.getMessage().startsWith("unet.down.1.norm GroupNorm(2, 6"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("unet.down.1.norm: GroupNorm(2, 6"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> gn.forward(TensorShape.nchw(1, 6, 4, 4), x,
                 new float[95]));
         assertTrue(e.getMessage().contains("unet.down.1.norm") && e.getMessage().contains("length 95"), e.getMessage());

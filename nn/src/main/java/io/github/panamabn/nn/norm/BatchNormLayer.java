@@ -1,7 +1,6 @@
 package io.github.panamabn.nn.norm;
 
 import io.github.panamabn.kernels.Activation;
-import io.github.panamabn.kernels.Affine;
 import io.github.panamabn.kernels.BatchNorm;
 import io.github.panamabn.kernels.ChannelStatistics;
 import io.github.panamabn.kernels.GradientMode;
@@ -10,15 +9,6 @@ import io.github.panamabn.kernels.RunningStatistics;
 import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
-import io.github.panamabn.nn.Layer;
-import io.github.panamabn.nn.Parameter;
-import io.github.panamabn.nn.safetensors.SafeTensors;
-import io.github.panamabn.nn.safetensors.SafeTensors.Tensor;
-import java.io.IOException;
-import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * A trainable batch-norm layer with PyTorch's semantics: parameters {@code weight} (gamma) and
@@ -42,30 +32,21 @@ import java.util.Map;
  * later one gets an {@link IllegalStateException} (nothing changed). Mode switches and direct
  * writes to the live parameter arrays are not guarded: do them while no other thread uses the layer.
  *
+ * <p>Weight, bias, gradients, name, modes and state files are the family's ({@link NormLayer}).
+ *
  * <p>Non-finite data: a training batch with NaN or infinite values, or whose statistics are beyond
  * what the float running statistics hold (values from about 1e19 up), never reaches the running
  * statistics; by default it is an error ({@link NonFinitePolicy}).
  */
-public abstract class BatchNormLayer implements Layer {
+public abstract class BatchNormLayer extends NormLayer {
     private final int numFeatures;
     private final BatchNormOptions options;
     private final Activation activation;
     private final NormConfig config;
     private volatile BatchNorm kernels;
-    private String name;
 
-    private final float[] weight;
-    private final float[] bias;
-    private final float[] weightGrad;
-    private final float[] biasGrad;
-    private final float[] runningMean;
-    private final float[] runningVar;
-    private long numBatchesTracked;
     private long skippedBatches;
-    private boolean training = true;
     private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
-    // The thread inside a state-changing call, to detect concurrent training.
-    private final java.util.concurrent.atomic.AtomicReference<Thread> mutator = new java.util.concurrent.atomic.AtomicReference<>();
 
     // Saved by a training-mode forward for its backward; scratch of backward.
     private final ChannelStatistics batchStats;
@@ -74,8 +55,6 @@ public abstract class BatchNormLayer implements Layer {
     // What an eval-mode backward differentiates with.
     private final SavedStatistics evalStatistics;
     private final ChannelStatistics evalBatchStats;
-    private final Affine affine;
-    private final Affine affineGrad;
     private final RunningStatistics running;
 
     /**
@@ -84,31 +63,29 @@ public abstract class BatchNormLayer implements Layer {
      * @param activation fused activation on the output (IDENTITY for plain batch norm)
      */
     protected BatchNormLayer(int numFeatures, BatchNormOptions options, Activation activation) {
+        super(checked(numFeatures, options, activation), options.affine(), options.affine(),
+                options.trackRunningStats());
+        this.numFeatures = numFeatures;
+        this.options = options;
+        this.activation = activation;
+        this.config = new NormConfig(options.eps(), activation);
+        this.kernels = BatchNorm.get();
+        this.batchStats = new ChannelStatistics(numFeatures);
+        this.saved = new SavedStatistics(numFeatures);
+        this.evalStatistics = new SavedStatistics(numFeatures);
+        this.evalBatchStats = new ChannelStatistics(numFeatures);
+        this.running = options.trackRunningStats() ? RunningStatistics.of(runningMean, runningVar) : null;
+    }
+
+    /** numFeatures, once it and the other arguments are checked (before the base allocates anything). */
+    private static int checked(int numFeatures, BatchNormOptions options, Activation activation) {
         if (numFeatures <= 0) {
             throw new IllegalArgumentException("numFeatures must be positive, got " + numFeatures);
         }
         if (options == null || activation == null) {
             throw new NullPointerException("options and activation must not be null");
         }
-        this.numFeatures = numFeatures;
-        this.options = options;
-        this.activation = activation;
-        this.config = new NormConfig(options.eps(), activation);
-        this.kernels = BatchNorm.get();
-        this.weight = options.affine() ? new float[numFeatures] : null;
-        this.bias = options.affine() ? new float[numFeatures] : null;
-        this.weightGrad = options.affine() ? new float[numFeatures] : null;
-        this.biasGrad = options.affine() ? new float[numFeatures] : null;
-        this.runningMean = options.trackRunningStats() ? new float[numFeatures] : null;
-        this.runningVar = options.trackRunningStats() ? new float[numFeatures] : null;
-        this.batchStats = new ChannelStatistics(numFeatures);
-        this.saved = new SavedStatistics(numFeatures);
-        this.evalStatistics = new SavedStatistics(numFeatures);
-        this.evalBatchStats = new ChannelStatistics(numFeatures);
-        this.affine = options.affine() ? Affine.of(weight, bias) : Affine.none();
-        this.affineGrad = options.affine() ? Affine.of(new float[numFeatures], new float[numFeatures]) : Affine.none();
-        this.running = options.trackRunningStats() ? RunningStatistics.of(runningMean, runningVar) : null;
-        resetParameters();
+        return numFeatures;
     }
 
     /** Throws unless {@code rank} spatial dimensions are what this layer takes. */
@@ -129,20 +106,13 @@ public abstract class BatchNormLayer implements Layer {
         return activation;
     }
 
-    /** The name given with {@link #setName}, or null. */
-    public String name() {
-        return name;
-    }
-
     /**
      * Names this layer (e.g. its key in a model, {@code "layer1.0.bn1"}): errors and {@link #toString()}
      * then say it.
      */
+    @Override
     public BatchNormLayer setName(String name) {
-        if (name == null) {
-            throw new NullPointerException("name must not be null");
-        }
-        this.name = name;
+        super.setName(name);
         return this;
     }
 
@@ -163,27 +133,6 @@ public abstract class BatchNormLayer implements Layer {
         return this;
     }
 
-    /** Whether the layer is in training mode (the initial mode). */
-    public boolean isTraining() {
-        return training;
-    }
-
-    @Override
-    public TensorShape outputShape(TensorShape input) {
-        checkShape(input);
-        return input;
-    }
-
-    @Override
-    public java.util.List<Parameter> parameters() {
-        return weight == null ? java.util.List.of()
-                : java.util.List.of(new Parameter("weight", weight, weightGrad), new Parameter("bias", bias, biasGrad));
-    }
-
-    @Override
-    public void setTraining(boolean mode) {
-        training = mode;
-    }
 
     /** What a training batch with non-finite statistics does (default {@link NonFinitePolicy#THROW}). */
     public NonFinitePolicy nonFinitePolicy() {
@@ -204,98 +153,28 @@ public abstract class BatchNormLayer implements Layer {
         return skippedBatches;
     }
 
-    private void enter() {
-        Thread me = Thread.currentThread();
-        if (!mutator.compareAndSet(null, me)) {
-            Thread owner = mutator.get(); // may have left meanwhile
-            throw new IllegalStateException(this + " is being changed by " + (owner == null ? "another thread"
-                    : "thread '" + owner.getName() + "'") + " while thread '" + me.getName()
-                    + "' tries to train it; train a layer from one thread at a time");
-        }
-    }
-
-    private void exit() {
-        mutator.set(null);
-    }
-
-    /** Switches to training mode. */
+    @Override
     public BatchNormLayer train() {
-        training = true;
+        super.train();
         return this;
     }
 
-    /** Switches to eval mode. */
+    @Override
     public BatchNormLayer eval() {
-        training = false;
+        super.eval();
         return this;
-    }
-
-    /** gamma, the live array (an optimizer updates it in place), or null without affine. */
-    public float[] weight() {
-        return weight;
-    }
-
-    /** beta, the live array, or null without affine. */
-    public float[] bias() {
-        return bias;
-    }
-
-    /** The accumulated gradient of {@link #weight()}, or null without affine. */
-    public float[] weightGrad() {
-        return weightGrad;
-    }
-
-    /** The accumulated gradient of {@link #bias()}, or null without affine. */
-    public float[] biasGrad() {
-        return biasGrad;
-    }
-
-    /** running_mean, the live array, or null without running statistics. */
-    public float[] runningMean() {
-        return runningMean;
-    }
-
-    /** running_var, the live array, or null without running statistics. */
-    public float[] runningVar() {
-        return runningVar;
-    }
-
-    /** num_batches_tracked: training-mode forwards since the running statistics were reset. */
-    public long numBatchesTracked() {
-        return numBatchesTracked;
-    }
-
-    /** running_mean 0, running_var 1, num_batches_tracked 0. */
-    public void resetRunningStats() {
-        if (runningMean != null) {
-            Arrays.fill(runningMean, 0f);
-            Arrays.fill(runningVar, 1f);
-        }
-        numBatchesTracked = 0;
     }
 
     /** Running statistics reset, weight 1, bias 0, gradients 0. */
+    @Override
     public void resetParameters() {
         resetRunningStats();
-        if (weight != null) {
-            Arrays.fill(weight, 1f);
-            Arrays.fill(bias, 0f);
-        }
+        super.resetParameters();
         zeroGrad();
     }
 
-    /** Sets the accumulated gradients to 0. */
-    public void zeroGrad() {
-        if (weightGrad != null) {
-            Arrays.fill(weightGrad, 0f);
-            Arrays.fill(biasGrad, 0f);
-        }
-    }
-
-    private void checkShape(TensorShape shape) {
-        if (shape == null) {
-            throw new NullPointerException(this + ": shape must not be null");
-        }
+    @Override
+    protected void checkInput(TensorShape shape) {
         checkSpatialRank(shape);
         if (shape.channels() != numFeatures) {
             throw new IllegalArgumentException(this + " expects " + numFeatures + " channels, got input of shape "
@@ -322,22 +201,7 @@ public abstract class BatchNormLayer implements Layer {
     }
 
     private boolean usesBatchStatistics() {
-        return training || runningMean == null;
-    }
-
-    /**
-     * Forward pass of x into y, arrays of exactly {@code shape.elementCount()} floats; see
-     * {@link #forward(TensorView, TensorView)}.
-     */
-    @Override
-    public void forward(TensorShape shape, float[] x, float[] y) {
-        checkShape(shape);
-        ArrayViews views = ArrayViews.get();
-        try {
-            forward(views.x(this, shape, x), views.y(this, shape, y));
-        } finally {
-            views.release();
-        }
+        return isTraining() || runningMean == null;
     }
 
     /**
@@ -346,6 +210,7 @@ public abstract class BatchNormLayer implements Layer {
      *
      * @throws IllegalArgumentException for a wrong shape, or one value per channel in training mode
      */
+    @Override
     public void forward(TensorView x, TensorView y) {
         TensorShape shape = checkViews(x, y, null, null);
         if (y == null) {
@@ -356,7 +221,7 @@ public abstract class BatchNormLayer implements Layer {
             kernels.forwardInference(config, running, x, y, affine);
             return;
         }
-        if (!training) {
+        if (!isTraining()) {
             // Eval without running statistics: the batch's own, and nothing saved (so eval stays read-only).
             kernels.forwardTraining(config, x, y, affine);
             return;
@@ -482,6 +347,21 @@ public abstract class BatchNormLayer implements Layer {
     }
 
     /**
+     * Backward pass of a layer without a fused ReLU: as {@link #backward(TensorView, TensorView, TensorView,
+     * TensorView)}, whose y it does not need; dx null skips the input gradient.
+     *
+     * @throws IllegalArgumentException with a fused ReLU, whose gradient needs the forward's output
+     */
+    @Override
+    public void backward(TensorView x, TensorView dy, TensorView dx) {
+        if (activation == Activation.RELU) {
+            throw new IllegalArgumentException(this + ": the fused ReLU's gradient needs the forward's output: "
+                    + "pass y too (backward(x, y, dy, dx))");
+        }
+        backwardChecked(x, x, dy, dx);
+    }
+
+    /**
      * Backward pass: given the forward's input x, its output y (read only with a fused ReLU) and the
      * output gradient dy, writes the input gradient into dx (may be dy) and adds the parameter
      * gradients to {@link #weightGrad()} and {@link #biasGrad()}. In training mode it differentiates
@@ -518,6 +398,7 @@ public abstract class BatchNormLayer implements Layer {
     private void backwardEntered(TensorShape shape, TensorView x, TensorView y, TensorView dy, TensorView dx) {
         BatchNorm kernels = this.kernels;
         boolean batch = usesBatchStatistics();
+        boolean training = isTraining();
         if (training && !hasSavedStatistics) {
             throw new IllegalStateException(this + ": backward in training mode needs a training-mode forward first");
         }
@@ -537,126 +418,14 @@ public abstract class BatchNormLayer implements Layer {
         }
         GradientMode mode = batch ? GradientMode.BATCH_STATISTICS : GradientMode.FIXED_STATISTICS;
         if (dx == null) {
-            kernels.parameterGradients(config, mode, statistics, x, y, dy, affineGrad);
+            kernels.parameterGradients(config, mode, statistics, x, y, dy, affineScratch);
         } else {
-            kernels.backward(config, mode, statistics, x, y, dy, dx, affine, affineGrad);
+            kernels.backward(config, mode, statistics, x, y, dy, dx, affine, affineScratch);
         }
-        if (weight != null) {
-            float[] dgamma = affineGrad.weight();
-            float[] dbeta = affineGrad.bias();
-            for (int c = 0; c < numFeatures; c++) {
-                weightGrad[c] += dgamma[c];
-                biasGrad[c] += dbeta[c];
-            }
-        }
+        accumulateGradients();
     }
 
     // ---------------------------------------------------------------- state
-
-    /**
-     * The layer's state under PyTorch's {@code state_dict} names, each prefixed with {@code prefix}
-     * (e.g. {@code "bn1."}): weight and bias (affine), running_mean, running_var and
-     * num_batches_tracked (running statistics; an int64 scalar as in PyTorch). Use {@code ""} for no
-     * prefix.
-     *
-     * @throws NullPointerException if prefix is null
-     */
-    public Map<String, Tensor> stateDict(String prefix) {
-        if (prefix == null) {
-            throw new NullPointerException("prefix must not be null (use \"\" for none)");
-        }
-        Map<String, Tensor> state = new LinkedHashMap<>();
-        if (weight != null) {
-            state.put(prefix + "weight", Tensor.ofFloats(weight, numFeatures));
-            state.put(prefix + "bias", Tensor.ofFloats(bias, numFeatures));
-        }
-        if (runningMean != null) {
-            state.put(prefix + "running_mean", Tensor.ofFloats(runningMean, numFeatures));
-            state.put(prefix + "running_var", Tensor.ofFloats(runningVar, numFeatures));
-            state.put(prefix + "num_batches_tracked", Tensor.ofLongs(new long[] {numBatchesTracked}));
-        }
-        return state;
-    }
-
-    /**
-     * Loads state written by {@link #stateDict} or by PyTorch: of the entries whose names start with
-     * {@code prefix}, exactly this layer's must be present, with dtype F32 and shape {@code [C]}
-     * (num_batches_tracked: I64, a scalar or shape [1]). Everything is checked before anything is
-     * assigned: on an error the layer is unchanged.
-     *
-     * @throws IllegalArgumentException naming the missing, unexpected, wrongly shaped or typed entry
-     */
-    public void loadStateDict(Map<String, Tensor> state, String prefix) {
-        enter();
-        try {
-            loadStateDictEntered(state, prefix);
-        } finally {
-            exit();
-        }
-    }
-
-    private void loadStateDictEntered(Map<String, Tensor> state, String prefix) {
-        if (state == null || prefix == null) {
-            throw new NullPointerException("state and prefix must not be null (use \"\" for no prefix)");
-        }
-        Map<String, Tensor> expected = stateDict(prefix);
-        for (String name : state.keySet()) {
-            if (name.startsWith(prefix) && !expected.containsKey(name)) {
-                throw new IllegalArgumentException("unexpected entry '" + name + "' for " + this
-                        + " (expected " + expected.keySet() + ")");
-            }
-        }
-        for (Map.Entry<String, Tensor> e : expected.entrySet()) {
-            if (!state.containsKey(e.getKey())) {
-                throw new IllegalArgumentException("missing entry '" + e.getKey() + "' for " + this);
-            }
-            Tensor t = state.get(e.getKey());
-            if (t == null) {
-                throw new IllegalArgumentException("entry '" + e.getKey() + "' for " + this + " is null, expected a "
-                        + e.getValue().dtype() + " tensor of shape " + Arrays.toString(e.getValue().shape()));
-            }
-            Tensor want = e.getValue();
-            boolean scalarCount = e.getKey().endsWith("num_batches_tracked");
-            boolean shapeOk = scalarCount ? t.elementCount() == 1 && t.shape().length <= 1
-                    : Arrays.equals(t.shape(), want.shape());
-            if (!t.dtype().equals(want.dtype()) || !shapeOk) {
-                throw new IllegalArgumentException("entry '" + e.getKey() + "' has dtype " + t.dtype() + " and shape "
-                        + Arrays.toString(t.shape()) + ", expected " + want.dtype() + " and shape "
-                        + Arrays.toString(want.shape()));
-            }
-        }
-        if (runningMean != null) {
-            long tracked = state.get(prefix + "num_batches_tracked").longs()[0];
-            if (tracked < 0) {
-                throw new IllegalArgumentException("num_batches_tracked must be non-negative, got " + tracked);
-            }
-            float[] var = state.get(prefix + "running_var").floats();
-            for (int c = 0; c < numFeatures; c++) {
-                if (!(var[c] >= 0)) {
-                    throw new IllegalArgumentException("running_var[" + c + "] must be a non-negative variance, got " + var[c]);
-                }
-            }
-        }
-        if (weight != null) {
-            System.arraycopy(state.get(prefix + "weight").floats(), 0, weight, 0, numFeatures);
-            System.arraycopy(state.get(prefix + "bias").floats(), 0, bias, 0, numFeatures);
-        }
-        if (runningMean != null) {
-            System.arraycopy(state.get(prefix + "running_mean").floats(), 0, runningMean, 0, numFeatures);
-            System.arraycopy(state.get(prefix + "running_var").floats(), 0, runningVar, 0, numFeatures);
-            numBatchesTracked = state.get(prefix + "num_batches_tracked").longs()[0];
-        }
-    }
-
-    /** Saves {@link #stateDict} with no prefix as a safetensors file. */
-    public void save(Path file) throws IOException {
-        SafeTensors.write(file, stateDict(""));
-    }
-
-    /** Loads a safetensors file saved by {@link #save} (or PyTorch's {@code save_file(bn.state_dict())}). */
-    public void load(Path file) throws IOException {
-        loadStateDict(SafeTensors.read(file), "");
-    }
 
     /**
      * Sets the running statistics to the exact statistics of every element of {@code batches} taken
@@ -730,8 +499,8 @@ public abstract class BatchNormLayer implements Layer {
     }
 
     @Override
-    public String toString() {
-        return (name == null ? "" : name + ": ") + getClass().getSimpleName() + "(" + numFeatures + ", eps=" + options.eps() + ", momentum="
+    protected String describe() {
+        return getClass().getSimpleName() + "(" + numFeatures + ", eps=" + options.eps() + ", momentum="
                 + options.momentum() + ", affine=" + options.affine() + ", track_running_stats="
                 + options.trackRunningStats() + (activation == Activation.RELU ? ", fused ReLU" : "") + ")";
     }

@@ -10,8 +10,6 @@ import io.github.panamabn.kernels.RunningStatistics;
 import io.github.panamabn.kernels.SavedStatistics;
 import io.github.panamabn.kernels.TensorShape;
 import io.github.panamabn.kernels.TensorView;
-import java.util.Arrays;
-import java.util.Map;
 
 /**
  * PyTorch's {@code nn.InstanceNorm1d/2d/3d(num_features, eps=1e-5, momentum=0.1, affine=False,
@@ -27,9 +25,6 @@ public abstract class InstanceNorm extends NormLayer {
     private final int spatialRank;
     private final NormConfig config;
     private final Float momentum;
-    private final float[] runningMean;
-    private final float[] runningVar;
-    private long numBatchesTracked;
     private final RunningStatistics running;
     private final GroupNorm kernels = GroupNorm.get();
     private final BatchNorm fixed = BatchNorm.get();
@@ -45,7 +40,7 @@ public abstract class InstanceNorm extends NormLayer {
      */
     protected InstanceNorm(int spatialRank, int numFeatures, float eps, Float momentum, boolean affine,
                            boolean trackRunningStats) {
-        super(positive(numFeatures), affine, affine);
+        super(positive(numFeatures), affine, affine, trackRunningStats);
         if (momentum != null && !(momentum >= 0 && momentum <= 1)) {
             throw new IllegalArgumentException("momentum must be in [0, 1] (PyTorch's convention: the weight of the "
                     + "new batch) or null, got " + momentum);
@@ -54,11 +49,8 @@ public abstract class InstanceNorm extends NormLayer {
         this.spatialRank = spatialRank;
         this.config = NormConfig.of(eps);
         this.momentum = momentum;
-        runningMean = trackRunningStats ? new float[numFeatures] : null;
-        runningVar = trackRunningStats ? new float[numFeatures] : null;
         running = trackRunningStats ? RunningStatistics.of(runningMean, runningVar) : null;
         runningSaved = trackRunningStats ? new SavedStatistics(numFeatures) : null;
-        resetRunningStats();
     }
 
     private static int positive(int n) {
@@ -68,28 +60,9 @@ public abstract class InstanceNorm extends NormLayer {
         return n;
     }
 
-    /** Running mean 0, variance 1, no batches tracked. */
-    public void resetRunningStats() {
-        if (runningMean != null) {
-            Arrays.fill(runningMean, 0f);
-            Arrays.fill(runningVar, 1f);
-            numBatchesTracked = 0;
-        }
-    }
-
     /** num_features. */
     public int numFeatures() {
         return numFeatures;
-    }
-
-    /** The running mean (live array), or null without tracking. */
-    public float[] runningMean() {
-        return runningMean;
-    }
-
-    /** The running variance (live array), or null without tracking. */
-    public float[] runningVar() {
-        return runningVar;
     }
 
     @Override
@@ -188,38 +161,6 @@ public abstract class InstanceNorm extends NormLayer {
             throw named(e);
         }
         accumulateGradients();
-    }
-
-    @Override
-    protected Map<String, float[]> floatState() {
-        Map<String, float[]> state = super.floatState();
-        if (runningMean != null) {
-            state.put("running_mean", runningMean);
-            state.put("running_var", runningVar);
-        }
-        return state;
-    }
-
-    @Override
-    protected long batchesTracked() {
-        return runningMean == null ? -1 : numBatchesTracked;
-    }
-
-    @Override
-    protected void setBatchesTracked(long count) {
-        numBatchesTracked = count;
-    }
-
-    @Override
-    protected void checkEntry(String entry, float[] values) {
-        if (entry.equals("running_var")) {
-            for (int c = 0; c < values.length; c++) {
-                if (!(values[c] >= 0)) {
-                    throw new IllegalArgumentException(this + ": running_var[" + c + "] must be a non-negative variance, "
-                            + "got " + values[c]);
-                }
-            }
-        }
     }
 
     @Override

@@ -15,16 +15,19 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * What the per-sample normalization layers share ({@link LayerNorm}, {@link RMSNorm}, {@link GroupNorm},
- * {@link InstanceNorm}): optional weight and bias with their gradients, a name for messages, training
- * and eval mode, PyTorch {@code state_dict} entries in safetensors files, and the {@code float[]} forms of
- * {@link Layer} on top of the {@link TensorView} forms each layer implements.
+ * What the normalization layers share ({@link BatchNormLayer}, {@link LayerNorm}, {@link RMSNorm},
+ * {@link GroupNorm}, {@link InstanceNorm}): optional weight and bias with their gradients, a name for
+ * messages, training and eval mode, PyTorch {@code state_dict} entries in safetensors files, and the
+ * {@code float[]} forms of {@link Layer} on top of the {@link TensorView} forms each layer implements.
  *
- * <p>Every argument is checked before anything is written; an error names the layer. A layer is not
- * thread-safe: one thread at a time, as a PyTorch module. The {@code float[]} forms require arrays of
- * exactly the shape's length; pass views to use a window of a larger array or native memory.
+ * <p>Every argument is checked before anything is written; an error names the layer. A layer is
+ * trained from one thread at a time, as a PyTorch module: a call that changes the layer (a training
+ * step, loading state) while another thread is in one gets an {@link IllegalStateException} and
+ * changes nothing. The {@code float[]} forms require arrays of exactly the shape's length; pass views
+ * to use a window of a larger array or native memory.
  */
 public abstract class NormLayer implements Layer {
     /** Weight and bias, null when the layer has none. */
@@ -40,8 +43,15 @@ public abstract class NormLayer implements Layer {
     protected final Affine affineScratch;
     private final float[] weightScratch;
     private final float[] biasScratch;
+    /** running_mean and running_var (PyTorch's buffers), null when the layer tracks none. */
+    protected final float[] runningMean;
+    protected final float[] runningVar;
+    /** num_batches_tracked: training-mode forwards since the running statistics were reset. */
+    protected long numBatchesTracked;
     private String name = "";
     private boolean training = true;
+    /** The thread inside a call that changes the layer, to detect concurrent training. */
+    private final AtomicReference<Thread> mutator = new AtomicReference<>();
 
     /**
      * @param parameters how many values weight and bias have
@@ -49,6 +59,19 @@ public abstract class NormLayer implements Layer {
      * @param hasBias whether the layer learns a bias (initialized to 0)
      */
     protected NormLayer(int parameters, boolean hasWeight, boolean hasBias) {
+        this(parameters, hasWeight, hasBias, false);
+    }
+
+    /**
+     * @param parameters how many values weight and bias have, and the running statistics
+     * @param hasWeight whether the layer learns a weight (initialized to 1)
+     * @param hasBias whether the layer learns a bias (initialized to 0)
+     * @param trackRunningStats whether the layer has running_mean (initialized to 0) and running_var (1)
+     */
+    protected NormLayer(int parameters, boolean hasWeight, boolean hasBias, boolean trackRunningStats) {
+        runningMean = trackRunningStats ? new float[parameters] : null;
+        runningVar = trackRunningStats ? new float[parameters] : null;
+        resetRunningStats();
         weight = hasWeight ? new float[parameters] : null;
         bias = hasBias ? new float[parameters] : null;
         weightGrad = hasWeight ? new float[parameters] : null;
@@ -58,7 +81,7 @@ public abstract class NormLayer implements Layer {
         affine = affineOf(weight, bias);
         weightOnly = weight == null ? Affine.none() : Affine.weightOnly(weight);
         affineScratch = affineOf(weightScratch, biasScratch);
-        resetParameters();
+        initParameters();
     }
 
     private static Affine affineOf(float[] w, float[] b) {
@@ -66,14 +89,42 @@ public abstract class NormLayer implements Layer {
                 : Affine.none();
     }
 
-    /** Weight 1 and bias 0, as PyTorch initializes them. */
+    /** Weight 1 and bias 0, as PyTorch initializes them (layers with running statistics reset those too). */
     public void resetParameters() {
+        initParameters();
+    }
+
+    private void initParameters() {
         if (weight != null) {
             Arrays.fill(weight, 1f);
         }
         if (bias != null) {
             Arrays.fill(bias, 0f);
         }
+    }
+
+    /** running_mean (live array), or null without running statistics. */
+    public float[] runningMean() {
+        return runningMean;
+    }
+
+    /** running_var (live array), or null without running statistics. */
+    public float[] runningVar() {
+        return runningVar;
+    }
+
+    /** num_batches_tracked: training-mode forwards since the running statistics were reset (0 without them). */
+    public long numBatchesTracked() {
+        return numBatchesTracked;
+    }
+
+    /** running_mean 0, running_var 1, num_batches_tracked 0. */
+    public void resetRunningStats() {
+        if (runningMean != null) {
+            Arrays.fill(runningMean, 0f);
+            Arrays.fill(runningVar, 1f);
+        }
+        numBatchesTracked = 0;
     }
 
     /** The weight (live array), or null without one. */
@@ -101,7 +152,7 @@ public abstract class NormLayer implements Layer {
         return name;
     }
 
-    /** Names this layer in messages, e.g. {@code "blocks.3.ln_1"}; returns this. */
+    /** Names this layer in messages and {@link #toString()}, e.g. {@code "blocks.3.ln_1"}; returns this. */
     public NormLayer setName(String newName) {
         if (newName == null) {
             throw new NullPointerException("name must not be null");
@@ -118,6 +169,37 @@ public abstract class NormLayer implements Layer {
     @Override
     public void setTraining(boolean mode) {
         training = mode;
+    }
+
+    /** Switches to training mode; returns this. */
+    public NormLayer train() {
+        training = true;
+        return this;
+    }
+
+    /** Switches to eval mode; returns this. */
+    public NormLayer eval() {
+        training = false;
+        return this;
+    }
+
+    /**
+     * Marks this thread as inside a call that changes the layer; a second thread gets an
+     * {@link IllegalStateException} before it changes anything. Pair with {@link #exit()} in a finally.
+     */
+    protected final void enter() {
+        Thread me = Thread.currentThread();
+        if (!mutator.compareAndSet(null, me)) {
+            Thread owner = mutator.get(); // may have left meanwhile
+            throw new IllegalStateException(this + " is being changed by " + (owner == null ? "another thread"
+                    : "thread '" + owner.getName() + "'") + " while thread '" + me.getName()
+                    + "' tries to train it; train a layer from one thread at a time");
+        }
+    }
+
+    /** Leaves the call {@link #enter()} marked. */
+    protected final void exit() {
+        mutator.set(null);
     }
 
     @Override
@@ -170,6 +252,10 @@ public abstract class NormLayer implements Layer {
      */
     public abstract void backward(TensorView x, TensorView dy, TensorView dx);
 
+    /**
+     * Forward on arrays of exactly {@code shape.elementCount()} floats; see
+     * {@link #forward(TensorView, TensorView)}.
+     */
     @Override
     public void forward(TensorShape shape, float[] x, float[] y) {
         checkShape(shape);
@@ -181,6 +267,10 @@ public abstract class NormLayer implements Layer {
         }
     }
 
+    /**
+     * Backward on arrays of exactly {@code shape.elementCount()} floats ({@code y} is not read; dx null
+     * skips the input gradient); see {@link #backward(TensorView, TensorView, TensorView)}.
+     */
     @Override
     public void backward(TensorShape shape, float[] x, float[] y, float[] dy, float[] dx) {
         checkShape(shape);
@@ -192,10 +282,12 @@ public abstract class NormLayer implements Layer {
         }
     }
 
-    private void checkShape(TensorShape shape) {
+    /** The shape of an array call: present and one this layer takes, before any array is looked at. */
+    protected final void checkShape(TensorShape shape) {
         if (shape == null) {
             throw new NullPointerException(this + ": shape must not be null");
         }
+        checkInput(shape);
     }
 
     /**
@@ -227,7 +319,10 @@ public abstract class NormLayer implements Layer {
 
     // ---------------------------------------------------------------- state
 
-    /** The layer's float state entries under PyTorch's names (weight, bias, running statistics), live arrays. */
+    /**
+     * The layer's float state entries under PyTorch's names (weight, bias, running_mean, running_var), live
+     * arrays; {@code num_batches_tracked} (int64) follows them when there are running statistics.
+     */
     protected Map<String, float[]> floatState() {
         Map<String, float[]> state = new LinkedHashMap<>();
         if (weight != null) {
@@ -235,6 +330,10 @@ public abstract class NormLayer implements Layer {
         }
         if (bias != null) {
             state.put("bias", bias);
+        }
+        if (runningMean != null) {
+            state.put("running_mean", runningMean);
+            state.put("running_var", runningVar);
         }
         return state;
     }
@@ -244,17 +343,16 @@ public abstract class NormLayer implements Layer {
         return new long[] {values.length};
     }
 
-    /** A layer with a {@code num_batches_tracked} counter returns it; others -1 (no such entry). */
-    protected long batchesTracked() {
-        return -1;
-    }
-
-    /** Sets the {@code num_batches_tracked} counter (only called when {@link #batchesTracked()} is not -1). */
-    protected void setBatchesTracked(long count) {
-    }
-
-    /** Checks a float entry's values before anything is loaded; default: any. */
+    /** Checks a float entry's values before anything is loaded: running_var must hold variances. */
     protected void checkEntry(String entry, float[] values) {
+        if (entry.equals("running_var")) {
+            for (int c = 0; c < values.length; c++) {
+                if (!(values[c] >= 0)) {
+                    throw new IllegalArgumentException(this + ": running_var[" + c + "] must be a non-negative "
+                            + "variance, got " + values[c]);
+                }
+            }
+        }
     }
 
     /** The state under PyTorch's {@code state_dict} names, each prefixed with {@code prefix} ("" for none). */
@@ -266,8 +364,8 @@ public abstract class NormLayer implements Layer {
         for (Map.Entry<String, float[]> e : floatState().entrySet()) {
             state.put(prefix + e.getKey(), Tensor.ofFloats(e.getValue(), entryShape(e.getKey(), e.getValue())));
         }
-        if (batchesTracked() >= 0) {
-            state.put(prefix + "num_batches_tracked", Tensor.ofLongs(new long[] {batchesTracked()}));
+        if (runningMean != null) {
+            state.put(prefix + "num_batches_tracked", Tensor.ofLongs(new long[] {numBatchesTracked}));
         }
         return state;
     }
@@ -279,6 +377,15 @@ public abstract class NormLayer implements Layer {
      * on an error the layer is unchanged.
      */
     public void loadStateDict(Map<String, Tensor> state, String prefix) {
+        enter();
+        try {
+            loadStateDictEntered(state, prefix);
+        } finally {
+            exit();
+        }
+    }
+
+    private void loadStateDictEntered(Map<String, Tensor> state, String prefix) {
         if (state == null || prefix == null) {
             throw new NullPointerException("state and prefix must not be null (use \"\" for no prefix)");
         }
@@ -291,17 +398,20 @@ public abstract class NormLayer implements Layer {
         }
         for (Map.Entry<String, Tensor> e : expected.entrySet()) {
             Tensor t = state.get(e.getKey());
-            if (t == null) {
-                throw new IllegalArgumentException("missing entry '" + e.getKey() + "' for " + this);
-            }
             Tensor want = e.getValue();
+            if (t == null) {
+                throw new IllegalArgumentException(state.containsKey(e.getKey())
+                        ? "entry '" + e.getKey() + "' for " + this + " is null, expected a " + want.dtype()
+                                + " tensor of shape " + Arrays.toString(want.shape())
+                        : "missing entry '" + e.getKey() + "' for " + this);
+            }
             boolean counter = e.getKey().endsWith("num_batches_tracked");
             boolean shapeOk = counter ? t.elementCount() == 1 && t.shape().length <= 1
                     : Arrays.equals(t.shape(), want.shape());
             if (!t.dtype().equals(want.dtype()) || !shapeOk) {
-                throw new IllegalArgumentException("entry '" + e.getKey() + "' for " + this + " has dtype " + t.dtype()
-                        + " and shape " + Arrays.toString(t.shape()) + ", expected " + want.dtype() + " and shape "
-                        + Arrays.toString(want.shape()));
+                throw new IllegalArgumentException("entry '" + e.getKey() + "' has dtype " + t.dtype() + " and shape "
+                        + Arrays.toString(t.shape()) + ", expected " + want.dtype() + " and shape "
+                        + Arrays.toString(want.shape()) + " for " + this);
             }
             if (counter && t.longs()[0] < 0) {
                 throw new IllegalArgumentException("num_batches_tracked must be non-negative, got " + t.longs()[0]);
@@ -314,8 +424,8 @@ public abstract class NormLayer implements Layer {
             float[] values = state.get(prefix + e.getKey()).floats();
             System.arraycopy(values, 0, e.getValue(), 0, values.length);
         }
-        if (batchesTracked() >= 0) {
-            setBatchesTracked(state.get(prefix + "num_batches_tracked").longs()[0]);
+        if (runningMean != null) {
+            numBatchesTracked = state.get(prefix + "num_batches_tracked").longs()[0];
         }
     }
 
@@ -332,8 +442,9 @@ public abstract class NormLayer implements Layer {
     /** The class and options, and the name when there is one: how messages name the layer. */
     protected abstract String describe();
 
+    /** The name, if any, then the class and options: {@code "layer1.0.bn1: BatchNorm2d(64, eps=1.0E-5, ...)"}. */
     @Override
     public String toString() {
-        return (name.isEmpty() ? "" : name + " ") + describe();
+        return (name.isEmpty() ? "" : name + ": ") + describe();
     }
 }
