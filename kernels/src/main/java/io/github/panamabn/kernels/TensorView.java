@@ -1,6 +1,10 @@
 package io.github.panamabn.kernels;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.Buffer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 
 /**
  * A tensor as the kernels take it: a {@link TensorShape} and the floats it describes, either in a
@@ -17,7 +21,9 @@ import java.lang.foreign.MemorySegment;
  * <p>A view is mutable and not thread-safe: a thread that rebinds a view must not share it with calls
  * running at the same time. It holds a reference to its storage until rebound. Whether a segment is
  * alive, accessible from the calling thread and writable is checked by each call that uses it; a
- * segment's byte order cannot be seen, and floats are read in native order.
+ * segment's byte order cannot be seen, and floats are read in native order: NIO buffers, which know
+ * theirs, are taken by {@link #of(TensorShape, ByteBuffer)} and {@link #of(TensorShape, FloatBuffer)},
+ * which refuse one in the other order.
  */
 public final class TensorView {
     private TensorShape shape;
@@ -70,6 +76,43 @@ public final class TensorView {
      */
     public static TensorView of(TensorShape shape, MemorySegment data, long byteOffset) {
         return new TensorView().bind(shape, data, byteOffset);
+    }
+
+    /**
+     * A view of the floats of {@code data} from its position to its limit, which must be exactly the
+     * shape's, in the platform's native byte order (a direct buffer from a network or file API, set
+     * with {@code order(ByteOrder.nativeOrder())}). The view reads and writes the buffer's memory; the
+     * buffer's position and limit are not changed. Wrapping a buffer makes a small object: keep the view
+     * (or a segment of the buffer) for a call that allocates nothing.
+     *
+     * @throws IllegalArgumentException if the buffer's byte order is not native, or its remaining bytes
+     *     are not the shape's
+     */
+    public static TensorView of(TensorShape shape, ByteBuffer data) {
+        Checks.notNull(data, "data");
+        return of(shape, segmentOf(data, data.order()));
+    }
+
+    /**
+     * A view of the floats of {@code data} from its position to its limit, which must be the shape's
+     * element count; a view of a {@code FloatBuffer} made from a {@code ByteBuffer} must be in native
+     * byte order. A heap buffer's array is read and written as the array it is.
+     *
+     * @throws IllegalArgumentException if the buffer's byte order is not native, or its remaining floats
+     *     are not the shape's
+     */
+    public static TensorView of(TensorShape shape, FloatBuffer data) {
+        Checks.notNull(data, "data");
+        return of(shape, segmentOf(data, data.order()));
+    }
+
+    private static MemorySegment segmentOf(Buffer data, ByteOrder order) {
+        if (order != ByteOrder.nativeOrder()) {
+            throw new IllegalArgumentException("data is a " + order + " buffer, but the kernels read floats in "
+                    + "this platform's byte order (" + ByteOrder.nativeOrder() + "): set order(ByteOrder.nativeOrder())"
+                    + " on the buffer, or convert the data");
+        }
+        return MemorySegment.ofBuffer(data);
     }
 
     /** Rebinds this view to all of {@code data}, keeping its shape. */

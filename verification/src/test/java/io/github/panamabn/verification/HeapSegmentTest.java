@@ -2,6 +2,7 @@ package io.github.panamabn.verification;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.panamabn.kernels.Activation;
 import io.github.panamabn.kernels.Affine;
@@ -16,6 +17,9 @@ import io.github.panamabn.kernels.TensorView;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -183,6 +187,50 @@ class HeapSegmentTest {
                 }
             }
         }
+    }
+
+    @Test
+    void nioBuffersAreTakenInNativeByteOrderAndRefusedInTheOther() {
+        TensorShape shape = TensorShape.nchw(2, 3, 4, 5);
+        int n = (int) shape.elementCount();
+        float[] x = new float[n];
+        Random random = new Random(9);
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (random.nextGaussian() * 2 + 5);
+        }
+        float[] expected = new float[n];
+        LayerNorm.get().forward(NormConfig.DEFAULT, 3, TensorView.of(shape, x), TensorView.of(shape, expected),
+                Affine.none());
+        ByteOrder other = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? ByteOrder.BIG_ENDIAN
+                : ByteOrder.LITTLE_ENDIAN;
+        // a direct buffer in native order, with a position and a limit: the floats between them
+        ByteBuffer in = ByteBuffer.allocateDirect(n * 4 + 8).order(ByteOrder.nativeOrder());
+        in.position(4);
+        in.asFloatBuffer().put(x);
+        in.limit(4 + n * 4);
+        ByteBuffer out = ByteBuffer.allocateDirect(n * 4).order(ByteOrder.nativeOrder());
+        LayerNorm.get().forward(NormConfig.DEFAULT, 3, TensorView.of(shape, in), TensorView.of(shape, out),
+                Affine.none());
+        float[] got = new float[n];
+        out.asFloatBuffer().get(got);
+        assertArrayEquals(expected, got);
+        assertTrue(in.position() == 4 && in.limit() == 4 + n * 4, "the buffer's position and limit are untouched");
+        // a heap FloatBuffer: its array
+        float[] y = new float[n];
+        LayerNorm.get().forward(NormConfig.DEFAULT, 3, TensorView.of(shape, FloatBuffer.wrap(x)),
+                TensorView.of(shape, FloatBuffer.wrap(y)), Affine.none());
+        assertArrayEquals(expected, y);
+        // the other byte order is refused before anything is written, as a ByteBuffer and as its FloatBuffer
+        ByteBuffer swapped = ByteBuffer.allocateDirect(n * 4).order(other);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TensorView.of(shape, swapped));
+        assertTrue(e.getMessage().contains(other.toString()) && e.getMessage().contains("nativeOrder"),
+                e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> TensorView.of(shape, swapped.asFloatBuffer()));
+        // the remaining size must be the shape's
+        e = assertThrows(IllegalArgumentException.class,
+                () -> TensorView.of(shape, ByteBuffer.allocateDirect(n * 4 + 4).order(ByteOrder.nativeOrder())));
+        assertTrue(e.getMessage().contains((n * 4 + 4) + " bytes"), e.getMessage());
     }
 
     @Test
