@@ -27,8 +27,6 @@ import io.github.panamabn.kernels.TensorShape;
 public final class NormCall implements WorkerPool.Tasks {
     /** Floats per task, about. */
     static final long TASK = 1 << 16;
-    /** Floats of contiguous units in a chunk of the fused forward, at most (128 KB: well inside any L2). */
-    static final long CHUNK_FLOATS = 1 << 15;
     /** Rows of a channels-last sample per elementwise task, at least. */
     static final long STRIPE_ROWS = 64;
     /** Channels-last: channels per block of a reduction. */
@@ -524,14 +522,9 @@ public final class NormCall implements WorkerPool.Tasks {
         }
     }
 
-    /**
-     * Contiguous units: how many a chunk of the fused forward (and of the statistics) holds. The fused
-     * forward reads a chunk again to normalize it, so a chunk must stay in L2 while y streams past it:
-     * at most {@link #CHUNK_FLOATS} floats (or one unit, if that is larger), and no more units than the
-     * backend's statistics take at once. A unit's arithmetic is the same whatever the chunk.
-     */
+    /** Contiguous units: how many a chunk of the fused forward (and of the statistics) holds. */
     private int chunk() {
-        return kind == RMS ? 1 : (int) Math.max(1, Math.min(backend.channelGroup(), CHUNK_FLOATS / unitLength));
+        return kind == RMS ? 1 : backend.channelGroup();
     }
 
     /** The moments of the k contiguous units from u on (RMS norm: their sums of squares). */
