@@ -133,7 +133,6 @@ public abstract class BatchNormLayer extends NormLayer {
         return this;
     }
 
-
     /** What a training batch with non-finite statistics does (default {@link NonFinitePolicy#THROW}). */
     public NonFinitePolicy nonFinitePolicy() {
         return nonFinitePolicy;
