@@ -47,26 +47,56 @@ class BackwardPropertyTest {
         BatchNorm bn = Implementations.kernels(impl);
         DataFamily[] families = {DataFamily.GAUSSIAN, DataFamily.OFFSET, DataFamily.SORTED, DataFamily.STEP,
             DataFamily.OUTLIER, DataFamily.SYMMETRIC, DataFamily.CONSTANT, DataFamily.HUGE, DataFamily.TINY};
-        Property.forAll("backward-" + impl, 250, TensorCase.generator(MAX_ELEMENTS, families), tc -> {
-            TensorShape shape = tc.shape();
-            int channels = shape.channels();
-            int off = tc.offset();
-            Setup st = Setup.of(tc);
-            float[] y = new float[st.x.length];
-            float[] mean = new float[channels];
-            float[] invStd = new float[channels];
-            Calls.forwardTraining(bn, shape, st.x, off, y, off, st.gamma, null, 1e-3f, st.activation, null, mean, invStd);
-            float[] dx = new float[st.x.length];
-            float[] dgamma = new float[channels];
-            float[] dbeta = new float[channels];
-            Calls.backward(bn, shape, st.x, off, st.dy, off, y, off, dx, off, st.gamma, mean, invStd, st.training,
-                    st.activation, dgamma, dbeta);
-            float[] mask = st.activation == Activation.RELU ? y : null;
-            Oracle.Gradients o = Oracle.backward(shape, st.x, off, st.dy, off, mask, off, st.gamma,
-                    Oracle.toDouble(mean), Oracle.toDouble(invStd), st.training);
-            Tolerance.assertGradients(shape, off, st.x, st.dy, st.gamma, st.training, mask, mean, invStd, o, dx,
-                    dgamma, dbeta);
-        });
+        Property.forAll("backward-" + impl, 250, TensorCase.generator(MAX_ELEMENTS, families),
+                tc -> checkBackward(bn, tc));
+    }
+
+    /**
+     * Channels-first gradient sums over runs shorter than a group of vectors carry their float
+     * accumulators from run to run, into double every {@code Welford.BLOCK} runs: chunks of more runs
+     * than a block (100 runs of 49, 150 of 33); and longer runs whose last floats end in a masked vector
+     * (70 of 127, 8 of 1100); at every vector width the suite runs.
+     */
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void backwardOverBlocksOfShortRunsMatchesOracle(Implementation impl) {
+        BatchNorm bn = Implementations.kernels(impl);
+        TensorShape[] shapes = {TensorShape.nchw(100, 3, 7, 7), TensorShape.ncl(150, 2, 33), TensorShape.ncl(70, 2, 127),
+            TensorShape.ncl(8, 3, 1100)};
+        DataFamily[] families = {DataFamily.GAUSSIAN, DataFamily.OFFSET, DataFamily.OUTLIER, DataFamily.SORTED};
+        long seed = 11;
+        for (TensorShape shape : shapes) {
+            for (DataFamily family : families) {
+                TensorCase tc = new TensorCase(shape, family, seed++, 1);
+                try {
+                    checkBackward(bn, tc);
+                } catch (AssertionError e) {
+                    throw new AssertionError(tc + ": " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** Forward then backward of {@code tc} with its drawn options, held to the oracle's gradients. */
+    private static void checkBackward(BatchNorm bn, TensorCase tc) {
+        TensorShape shape = tc.shape();
+        int channels = shape.channels();
+        int off = tc.offset();
+        Setup st = Setup.of(tc);
+        float[] y = new float[st.x.length];
+        float[] mean = new float[channels];
+        float[] invStd = new float[channels];
+        Calls.forwardTraining(bn, shape, st.x, off, y, off, st.gamma, null, 1e-3f, st.activation, null, mean, invStd);
+        float[] dx = new float[st.x.length];
+        float[] dgamma = new float[channels];
+        float[] dbeta = new float[channels];
+        Calls.backward(bn, shape, st.x, off, st.dy, off, y, off, dx, off, st.gamma, mean, invStd, st.training,
+                st.activation, dgamma, dbeta);
+        float[] mask = st.activation == Activation.RELU ? y : null;
+        Oracle.Gradients o = Oracle.backward(shape, st.x, off, st.dy, off, mask, off, st.gamma,
+                Oracle.toDouble(mean), Oracle.toDouble(invStd), st.training);
+        Tolerance.assertGradients(shape, off, st.x, st.dy, st.gamma, st.training, mask, mean, invStd, o, dx,
+                dgamma, dbeta);
     }
 
     @ParameterizedTest

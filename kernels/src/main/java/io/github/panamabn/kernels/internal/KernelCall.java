@@ -30,6 +30,11 @@ public final class KernelCall implements WorkerPool.Tasks {
     static final long STRIPE_ROWS = 256;
     /** Channels-last: channels per block of a stripe. */
     static final int CHANNEL_BLOCK = 512;
+    /**
+     * Channels-first backward: runs shorter than this (a group of four vectors at the widest vectors)
+     * are summed channel by channel (see {@link #gradientSumsTask}).
+     */
+    static final long SHORT_RUN = 64;
     /** Floats per elementwise task. */
     static final long TASK = 1 << 16;
     /** Tensors with fewer elements run on the calling thread alone: waking workers would cost more. */
@@ -95,6 +100,8 @@ public final class KernelCall implements WorkerPool.Tasks {
     private int channelsPerTask;
     private int piecesPerRun;
     private int elementTasks;
+    /** Channels-first backward: the gradient sums taken channel by channel rather than in memory order. */
+    private boolean channelByChannel;
 
     // Per channel. mean and m2 hold the gradient sums in backward.
     private double[] mean = new double[0];
@@ -166,6 +173,7 @@ public final class KernelCall implements WorkerPool.Tasks {
             samplesPerTask = Math.max(1, TASK / (spatial * channels));
             elementTasks = Math.toIntExact(ceilDiv(batch, samplesPerTask)
                     * ceilDiv(channels, channelsPerTask) * piecesPerRun);
+            channelByChannel = spatial < SHORT_RUN;
         }
         if (mean.length < channels) {
             mean = new double[channels];
@@ -592,23 +600,26 @@ public final class KernelCall implements WorkerPool.Tasks {
                     channels, c0, Math.min(channels, c0 + CHANNEL_BLOCK), center, partA, partB, s * channels,
                     scratch(backend));
         } else {
-            // Memory order: sample by sample, each channel's run added to its chunk's sums.
             int k = task / channelGroups;
             int c0 = task % channelGroups * channelGroup;
             int c1 = Math.min(channels, c0 + channelGroup);
             long n0 = k * samplesPerChunk;
             long n1 = Math.min(batch, n0 + samplesPerChunk);
+            float[] own = scratch(backend);
             for (int c = c0; c < c1; c++) {
                 partA[c * chunks + k] = 0;
                 partB[c * chunks + k] = 0;
             }
-            float[] own = scratch(backend);
-            for (long n = n0; n < n1; n++) {
+            // Runs in memory order, one call each; but short runs, where a reduction to double per run
+            // would cost more than leaving memory order does, channel by channel: a channel's runs of the
+            // chunk in one call, its accumulators carried across them.
+            long runsPerCall = channelByChannel ? n1 - n0 : 1;
+            for (long n = n0; n < n1; n += runsPerCall) {
                 for (int c = c0; c < c1; c++) {
                     long at = (n * channels + c) * spatial;
                     backend.runGradientSums(dy.array, dy.segment, dy.base + at, x.array, x.segment, x.base + at,
-                            relu.array, relu.segment, relu.base + at, 0, spatial, 1, center[c], partA, partB,
-                            c * chunks + k, own);
+                            relu.array, relu.segment, relu.base + at, channels * spatial, spatial, runsPerCall,
+                            center[c], partA, partB, c * chunks + k, own);
                 }
             }
         }

@@ -44,15 +44,16 @@ public final class PanamaBackend implements KernelBackend {
     private static final VectorSpecies<Float> HALF_FLOATS =
             VectorSpecies.of(float.class, VectorShape.forBitSize(SPECIES.vectorBitSize() / 2));
     private static final int DLANES = DOUBLES.length();
-    // A channel's Welford state, STATE floats: four accumulators' means [0, 4L) and M2s [4L, 8L); one
-    // more accumulator [8L, 10L); its pivot repeated [10L, 11L); a scalar accumulator's mean and M2.
+    // A channel's Welford state, STATE floats: a bank of four accumulators, means [0, 4L) and M2s
+    // [4L, 8L); one more for a run's last whole vectors [8L, 10L), one for its last floats [10L, 12L);
+    // the pivot repeated [12L, 13L).
     // Scratch holds the states of a channel group (16 KiB), and behind them four parameter arrays
     // repeated over one period, for rows narrower than a vector (the period lcm(C, L) is at most
     // L (L - 1) floats).
     static final int SINGLE = 8 * LANES;
-    static final int PIVOT = 10 * LANES;
-    static final int SCALAR = 11 * LANES;
-    static final int STATE = 11 * LANES + 2;
+    static final int TAIL = 10 * LANES;
+    static final int PIVOT = 12 * LANES;
+    static final int STATE = 13 * LANES;
     private static final int GROUP_SCRATCH = Math.max(8 * (512 + LANES), STATE);
     static final int PERIOD_MAX = LANES * (LANES - 1);
     static final int PERIODIC = GROUP_SCRATCH / STATE * STATE;
@@ -118,12 +119,41 @@ public final class PanamaBackend implements KernelBackend {
         }
     }
 
-    /** The lanes at {@code acc[from ..]} added in a fixed order. */
+    /** The lanes of one vector at {@code acc[from ..]} added in a fixed order: {@link #sum}. */
     static double sumLanes(float[] acc, int from) {
-        double s = 0;
-        for (int lane = 0; lane < LANES; lane++) {
-            s += acc[from + lane];
+        return sum(acc, from, LANES);
+    }
+
+    /**
+     * The {@code count} floats at {@code acc[from ..]} (a multiple of four, as every width's lane count
+     * is) added in double in a fixed order, float i into chain i mod 4: one chain of sixteen additions
+     * would hold up short runs.
+     */
+    static double sum(float[] acc, int from, int count) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        for (int i = from; i < from + count; i += 4) {
+            s0 += acc[i];
+            s1 += acc[i + 1];
+            s2 += acc[i + 2];
+            s3 += acc[i + 3];
         }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /**
+     * The four accumulators at {@code acc[from, from + 4L)} added lane by lane, then their lanes into
+     * double by {@link #sum}; all four zeroed.
+     */
+    static double foldAndSum(float[] acc, int from) {
+        FloatVector a = FloatVector.fromArray(SPECIES, acc, from).add(FloatVector.fromArray(SPECIES, acc, from + LANES))
+                .add(FloatVector.fromArray(SPECIES, acc, from + 2 * LANES)
+                        .add(FloatVector.fromArray(SPECIES, acc, from + 3 * LANES)));
+        a.intoArray(acc, from);
+        double s = sum(acc, from, LANES);
+        java.util.Arrays.fill(acc, from, from + 4 * LANES, 0f);
         return s;
     }
 
@@ -132,8 +162,9 @@ public final class PanamaBackend implements KernelBackend {
     /**
      * Each channel keeps its accumulators in its own {@link #STATE} floats of scratch while the samples go
      * by. All channels' runs have the same length, so their block counters move together. Within a run,
-     * groups of four vectors go to the four accumulators, the remaining whole vectors to one more, the
-     * last floats to a scalar accumulator.
+     * groups of four vectors go to the bank's four accumulators, the remaining whole vectors to one more,
+     * the last floats to a tail accumulator in one masked update, lane i taking float i of every run: no
+     * scalar chain.
      */
     @Override
     public void sampleStatistics(float[] xa, MemorySegment xs, long first, long samples, int channels, long spatial,

@@ -5,10 +5,10 @@ import static io.github.panamabn.kernels.internal.PanamaBackend.LANES;
 import static io.github.panamabn.kernels.internal.PanamaBackend.PERIODIC;
 import static io.github.panamabn.kernels.internal.PanamaBackend.PERIOD_MAX;
 import static io.github.panamabn.kernels.internal.PanamaBackend.PIVOT;
-import static io.github.panamabn.kernels.internal.PanamaBackend.SCALAR;
 import static io.github.panamabn.kernels.internal.PanamaBackend.SINGLE;
 import static io.github.panamabn.kernels.internal.PanamaBackend.SPECIES;
 import static io.github.panamabn.kernels.internal.PanamaBackend.STATE;
+import static io.github.panamabn.kernels.internal.PanamaBackend.TAIL;
 import static io.github.panamabn.kernels.internal.Welford.BLOCK;
 import static io.github.panamabn.kernels.internal.Welford.RECIPROCAL;
 
@@ -16,6 +16,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -46,44 +47,62 @@ final class SegmentLoops {
         for (int j = 0; j < channels; j++) {
             int at = j * STATE;
             Arrays.fill(acc, at, at + PIVOT, 0f);
-            Arrays.fill(acc, at + PIVOT, at + SCALAR, pivots[pivotFrom + j]);
-            acc[at + SCALAR] = 0;
-            acc[at + SCALAR + 1] = 0;
+            Arrays.fill(acc, at + PIVOT, at + STATE, pivots[pivotFrom + j]);
         }
         long groups = spatial / (4L * LANES);
-        long singles = spatial % (4L * LANES) / LANES;
-        long scalars = spatial % LANES;
+        int singles = (int) (spatial % (4L * LANES) / LANES);
+        int tail = (int) (spatial % LANES);
         int kBank = 0;
         int kSingle = 0;
-        int kScalar = 0;
+        int kTail = 0;
         long count = 0;
         for (long n = 0; n < samples; n++) {
+            // A run adds up to three updates to the single accumulator: merged before it would pass a block.
+            if (kSingle + singles > BLOCK) {
+                count = mergeAll(acc, SINGLE, LANES, kSingle, channels, pivots, pivotFrom, mean, m2, slot,
+                        slotStride, count);
+                kSingle = 0;
+            }
+            if (kTail == BLOCK) {
+                count = mergeAll(acc, TAIL, tail, kTail, channels, pivots, pivotFrom, mean, m2, slot, slotStride,
+                        count);
+                kTail = 0;
+            }
             long after = count;
             for (int j = 0; j < channels; j++) {
-                after = runStatistics(x, first + n * sampleStride + j * spatial, spatial, groups, singles, kBank,
-                        kSingle, kScalar, count, pivots[pivotFrom + j], acc, j * STATE, mean, m2,
-                        slot + j * slotStride);
+                after = runStatistics(x, first + n * sampleStride + j * spatial, groups, singles, tail, kBank,
+                        kSingle, kTail, count, pivots[pivotFrom + j], acc, j * STATE, mean, m2, slot + j * slotStride);
             }
             kBank = (int) ((kBank + groups) % BLOCK);
-            kSingle = (int) ((kSingle + singles) % BLOCK);
-            kScalar = (int) ((kScalar + scalars) % BLOCK);
+            kSingle += singles;
+            kTail += tail > 0 ? 1 : 0;
             count = after;
         }
-        for (int j = 0; j < channels; j++) {
-            int at = j * STATE;
-            float pivot = pivots[pivotFrom + j];
-            int out = slot + j * slotStride;
-            long n = count;
-            if (kBank > 0) {
-                n = Welford.mergeLanes(acc, at, 4 * LANES, kBank, pivot, mean, m2, out, n);
-            }
-            if (kSingle > 0) {
-                n = Welford.mergeLanes(acc, at + SINGLE, LANES, kSingle, pivot, mean, m2, out, n);
-            }
-            if (kScalar > 0) {
-                Welford.merge(mean, m2, out, n, kScalar, (double) pivot + acc[at + SCALAR], acc[at + SCALAR + 1]);
-            }
+        count = mergeAll(acc, 0, 4 * LANES, kBank, channels, pivots, pivotFrom, mean, m2, slot, slotStride, count);
+        count = mergeAll(acc, SINGLE, LANES, kSingle, channels, pivots, pivotFrom, mean, m2, slot, slotStride, count);
+        mergeAll(acc, TAIL, tail, kTail, channels, pivots, pivotFrom, mean, m2, slot, slotStride, count);
+    }
+
+    /**
+     * Merges every channel's accumulators of one kind (means at {@code acc[j * STATE + from ..]}, M2s one
+     * accumulator's width further), {@code lanes} lanes of {@code k} updates each, into its slot, which
+     * holds {@code count} elements.
+     *
+     * @return the slots' element count afterwards
+     */
+    private static long mergeAll(float[] acc, int from, int lanes, int k, int channels, float[] pivots, int pivotFrom,
+                                 double[] mean, double[] m2, int slot, int slotStride, long count) {
+        if (k == 0 || lanes == 0) {
+            return count;
         }
+        int width = from == 0 ? 4 * LANES : LANES;
+        long after = count;
+        for (int j = 0; j < channels; j++) {
+            int at = j * STATE + from;
+            after = Welford.mergeLanes(acc, at, at + width, lanes, k, pivots[pivotFrom + j], mean, m2,
+                    slot + j * slotStride, count);
+        }
+        return after;
     }
 
     /** See {@link KernelBackend#runsEqual}. */
@@ -113,52 +132,30 @@ final class SegmentLoops {
     }
 
     /**
-     * One run of one channel into its accumulators at {@code acc[at ..]}, which hold {@code kBank} and
-     * {@code kSingle} updates; full blocks are merged into {@code slot}, which holds {@code count} elements.
+     * One run of one channel into its accumulators at {@code acc[at ..]}: {@code groups} groups of four
+     * vectors into the bank, which holds {@code kBank} updates (full blocks are merged into {@code slot},
+     * which holds {@code count} elements), then the rest in one call: {@code singles} whole vectors
+     * into the single accumulator, which holds {@code kSingle}, and the last {@code tail} floats into
+     * the tail accumulator, which holds {@code kTail}.
      *
      * @return the slot's element count afterwards
      */
-    private static long runStatistics(MemorySegment x, long base, long length, long groups, long singles, int kBank,
-                                      int kSingle, int kScalar, long count, float pivot, float[] acc, int at,
-                                      double[] mean, double[] m2, int slot) {
+    private static long runStatistics(MemorySegment x, long base, long groups, int singles, int tail, int kBank, int kSingle,
+                                      int kTail, long count, float pivot, float[] acc, int at, double[] mean,
+                                      double[] m2, int slot) {
         for (long g = 0; g < groups; ) {
             int steps = (int) Math.min(BLOCK - kBank, groups - g);
             welfordSteps(x, base + g * 4L * LANES, LANES, steps, kBank, acc, at + PIVOT, acc, at);
             kBank += steps;
             g += steps;
             if (kBank == BLOCK) {
-                count = Welford.mergeLanes(acc, at, 4 * LANES, kBank, pivot, mean, m2, slot, count);
+                count = Welford.mergeLanes(acc, at, at + 4 * LANES, 4 * LANES, kBank, pivot, mean, m2, slot, count);
                 kBank = 0;
             }
         }
-        // vector tail
-        long tail = groups * 4L * LANES;
-        for (long v = 0; v < singles; v++, tail += LANES) {
-            singleStep(x, base + tail, ++kSingle, acc, at);
-            if (kSingle == BLOCK) {
-                count = Welford.mergeLanes(acc, at + SINGLE, LANES, kSingle, pivot, mean, m2, slot, count);
-                kSingle = 0;
-            }
+        if (singles + tail > 0) {
+            restSteps(x, base + groups * 4L * LANES, singles, tail, kSingle, kTail, acc, at);
         }
-        // scalar tail: one more accumulator, carried from run to run like the others (merging a short
-        // run's last floats into double on their own would cost more than the run)
-        float sm = acc[at + SCALAR];
-        float sq = acc[at + SCALAR + 1];
-        for (long i = tail; i < length; i++) {
-            float v = x.getAtIndex(Memory.FLOAT, base + i) - pivot;
-            float d = v - sm;
-            sm = Math.fma(d, RECIPROCAL[++kScalar], sm);
-            sq = Math.fma(d, v - sm, sq);
-            if (kScalar == BLOCK) {
-                Welford.merge(mean, m2, slot, count, BLOCK, (double) pivot + sm, sq);
-                count += BLOCK;
-                sm = 0;
-                sq = 0;
-                kScalar = 0;
-            }
-        }
-        acc[at + SCALAR] = sm;
-        acc[at + SCALAR + 1] = sq;
         return count;
     }
 
@@ -208,16 +205,36 @@ final class SegmentLoops {
         q3.intoArray(acc, a + 7 * LANES);
     }
 
-    /** The {@code k}-th Welford update of the single accumulator at {@code acc[a + SINGLE ..]}. */
-    private static void singleStep(MemorySegment x, long at, int k, float[] acc, int a) {
+    /**
+     * The last floats of a run from {@code at}: {@code singles} whole vectors as updates
+     * {@code kSingle+1 ..} of the single accumulator at {@code acc[a + SINGLE ..]}, then {@code tail}
+     * floats as update {@code kTail+1} of the tail accumulator at {@code acc[a + TAIL ..]}, masked: lane
+     * i takes float i of every run, so its first {@code tail} lanes all hold the same count and the
+     * others stay 0.
+     */
+    private static void restSteps(MemorySegment x, long at, int singles, int tail, int kSingle, int kTail, float[] acc, int a) {
+        FloatVector p = FloatVector.fromArray(SPECIES, acc, a + PIVOT);
         FloatVector m = FloatVector.fromArray(SPECIES, acc, a + SINGLE);
         FloatVector q = FloatVector.fromArray(SPECIES, acc, a + SINGLE + LANES);
-        FloatVector v = FloatVector.fromMemorySegment(SPECIES, x, at * Float.BYTES, ORDER).sub(FloatVector.fromArray(SPECIES, acc, a + PIVOT));
-        FloatVector d = v.sub(m);
-        m = d.fma(FloatVector.broadcast(SPECIES, RECIPROCAL[k]), m);
-        q = d.fma(v.sub(m), q);
+        for (int v = 0; v < singles; v++) {
+            FloatVector u = FloatVector.fromMemorySegment(SPECIES, x, (at + (long) v * LANES) * Float.BYTES, ORDER).sub(p);
+            FloatVector d = u.sub(m);
+            m = d.fma(FloatVector.broadcast(SPECIES, RECIPROCAL[kSingle + v + 1]), m);
+            q = d.fma(u.sub(m), q);
+        }
         m.intoArray(acc, a + SINGLE);
         q.intoArray(acc, a + SINGLE + LANES);
+        if (tail > 0) {
+            VectorMask<Float> in = SPECIES.indexInRange(0, tail);
+            FloatVector mt = FloatVector.fromArray(SPECIES, acc, a + TAIL);
+            FloatVector qt = FloatVector.fromArray(SPECIES, acc, a + TAIL + LANES);
+            FloatVector u = FloatVector.fromMemorySegment(SPECIES, x, (at + (long) singles * LANES) * Float.BYTES, ORDER, in).sub(p, in);
+            FloatVector d = u.sub(mt);
+            mt = d.fma(FloatVector.broadcast(SPECIES, RECIPROCAL[kTail + 1]), mt);
+            qt = d.fma(u.sub(mt), qt);
+            mt.intoArray(acc, a + TAIL);
+            qt.intoArray(acc, a + TAIL + LANES);
+        }
     }
 
     /** See {@link KernelBackend#rowStatistics} and {@link PanamaBackend#rowStatistics}. */
@@ -331,8 +348,10 @@ final class SegmentLoops {
         for (; i + LANES <= len; i += LANES) {
             FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m).fma(s, b).max(floor).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
         }
-        // scalar tail
-        ScalarBackend.normalizeRun(null, x, xAt + i, null, y, yAt + i, len - i, center, scale, shift, floor);
+        if (i < len) {
+            VectorMask<Float> in = SPECIES.indexInRange(0, (int) (len - i));
+            FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER, in).sub(m).fma(s, b).max(floor).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER, in);
+        }
     }
 
     /** See {@link KernelBackend#normalizeRows}. */
@@ -417,17 +436,38 @@ final class SegmentLoops {
     // Each gradient loop comes twice: g = dy, and g = dy masked to 0 where the fused ReLU's output y is
     // not above 0 (the Relu variants), so neither carries the other's test or reads.
 
-    /** See {@link KernelBackend#runGradientSums}. */
+    /**
+     * See {@link KernelBackend#runGradientSums}. Runs shorter than a group of four vectors carry their
+     * four float accumulators per sum across runs, a block of {@link Welford#BLOCK} runs per loop, then
+     * into double: short runs thus cost no reduction each. Longer runs are summed one by one.
+     */
     static void runGradientSums(MemorySegment dy, long dyFirst, MemorySegment x, long xFirst, MemorySegment y, long yFirst, long stride,
                                   long length, long runs, float center, double[] sumDy, double[] sumDyXc, int slot,
                                   float[] acc) {
-        for (long r = 0; r < runs; r++) {
-            long at = r * stride;
-            long tail = runSums(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, length, center, sumDy,
-                    sumDyXc, slot, acc);
-            runSumsTail(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, tail, length, center, sumDy, sumDyXc,
-                    slot, acc);
+        if (length >= 4L * LANES) {
+            for (long r = 0; r < runs; r++) {
+                long at = r * stride;
+                long tail = runSums(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, length, center, sumDy,
+                        sumDyXc, slot, acc);
+                runSumsTail(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, tail, length, center, sumDy,
+                        sumDyXc, slot, acc);
+            }
+            return;
         }
+        int singles = (int) (length / LANES);
+        int tail = (int) (length % LANES);
+        Arrays.fill(acc, 0, 8 * LANES, 0f);
+        double s1 = 0;
+        double s2 = 0;
+        for (long r = 0; r < runs; r += BLOCK) {
+            long at = r * stride;
+            sumShortRuns(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, stride, (int) Math.min(BLOCK, runs - r),
+                    singles, tail, center, acc);
+            s1 += PanamaBackend.foldAndSum(acc, 0);
+            s2 += PanamaBackend.foldAndSum(acc, 4 * LANES);
+        }
+        sumDy[slot] += s1;
+        sumDyXc[slot] += s2;
     }
 
     /**
@@ -479,27 +519,85 @@ final class SegmentLoops {
         return i;
     }
 
-    /** Adds the sums of a run's last floats, from {@code i}: fewer than four vectors. */
+    /**
+     * Adds the sums of a run's last floats, from {@code i}: fewer than four vectors, the last one masked,
+     * into one float accumulator per sum, whose lanes then go to double.
+     */
     private static void runSumsTail(MemorySegment dy, long dyAt, MemorySegment x, long xAt, MemorySegment y, long yAt, long i, long len,
                                       float center, double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
-        double s1 = 0;
-        double s2 = 0;
-        // vector tail: each vector added in double on its own
+        if (i == len) {
+            return;
+        }
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector a = FloatVector.zero(SPECIES);
+        FloatVector b = a;
         for (; i + LANES <= len; i += LANES) {
             FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i) * Float.BYTES, ORDER);
-            g.intoArray(acc, 0);
-            g.mul(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(center)).intoArray(acc, LANES);
-            s1 += PanamaBackend.sumLanes(acc, 0);
-            s2 += PanamaBackend.sumLanes(acc, LANES);
+            a = a.add(g);
+            b = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m), b);
         }
-        // scalar tail
-        for (; i < len; i++) {
-            float g = dy.getAtIndex(Memory.FLOAT, dyAt + i);
-            s1 += g;
-            s2 += g * (double) (x.getAtIndex(Memory.FLOAT, xAt + i) - center);
+        if (i < len) {
+            // masked-off lanes: g = 0, so they add 0 to both sums
+            VectorMask<Float> in = SPECIES.indexInRange(0, (int) (len - i));
+            FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i) * Float.BYTES, ORDER, in);
+            a = a.add(g);
+            b = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER, in).sub(m), b);
         }
-        sumDy[slot] += s1;
-        sumDyXc[slot] += s2;
+        a.intoArray(acc, 0);
+        b.intoArray(acc, LANES);
+        sumDy[slot] += PanamaBackend.sumLanes(acc, 0);
+        sumDyXc[slot] += PanamaBackend.sumLanes(acc, LANES);
+    }
+
+    /**
+     * {@code runs} runs' floats from the given positions, {@code stride} apart, fewer than a group each:
+     * {@code singles} whole vectors into accumulators 0 to 2 at {@code acc[0, 8L)}, the {@code tail}
+     * floats after them, masked, into accumulator 3 (masked-off lanes: g = 0, so they add 0 to both sums).
+     */
+    private static void sumShortRuns(MemorySegment dy, long dyAt, MemorySegment x, long xAt, MemorySegment y, long yAt, long stride, int runs,
+                                       int singles, int tail, float center, float[] acc) {
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector a0 = FloatVector.fromArray(SPECIES, acc, 0);
+        FloatVector a1 = FloatVector.fromArray(SPECIES, acc, LANES);
+        FloatVector a2 = FloatVector.fromArray(SPECIES, acc, 2 * LANES);
+        FloatVector a3 = FloatVector.fromArray(SPECIES, acc, 3 * LANES);
+        FloatVector b0 = FloatVector.fromArray(SPECIES, acc, 4 * LANES);
+        FloatVector b1 = FloatVector.fromArray(SPECIES, acc, 5 * LANES);
+        FloatVector b2 = FloatVector.fromArray(SPECIES, acc, 6 * LANES);
+        FloatVector b3 = FloatVector.fromArray(SPECIES, acc, 7 * LANES);
+        VectorMask<Float> in = SPECIES.indexInRange(0, tail);
+        long t = (long) singles * LANES;
+        for (long r = 0; r < runs; r++) {
+            long at = r * stride;
+            if (singles > 0) {
+                FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at) * Float.BYTES, ORDER);
+                a0 = a0.add(g);
+                b0 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at) * Float.BYTES, ORDER).sub(m), b0);
+            }
+            if (singles > 1) {
+                FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at + LANES) * Float.BYTES, ORDER);
+                a1 = a1.add(g);
+                b1 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at + LANES) * Float.BYTES, ORDER).sub(m), b1);
+            }
+            if (singles > 2) {
+                FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at + 2L * LANES) * Float.BYTES, ORDER);
+                a2 = a2.add(g);
+                b2 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at + 2L * LANES) * Float.BYTES, ORDER).sub(m), b2);
+            }
+            if (tail > 0) {
+                FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at + t) * Float.BYTES, ORDER, in);
+                a3 = a3.add(g);
+                b3 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at + t) * Float.BYTES, ORDER, in).sub(m), b3);
+            }
+        }
+        a0.intoArray(acc, 0);
+        a1.intoArray(acc, LANES);
+        a2.intoArray(acc, 2 * LANES);
+        a3.intoArray(acc, 3 * LANES);
+        b0.intoArray(acc, 4 * LANES);
+        b1.intoArray(acc, 5 * LANES);
+        b2.intoArray(acc, 6 * LANES);
+        b3.intoArray(acc, 7 * LANES);
     }
 
     /** See {@link KernelBackend#rowGradientSums}: blocks of rows as in {@link #rowStatistics}. */
@@ -590,11 +688,12 @@ final class SegmentLoops {
                 FloatVector rest = FloatVector.fromMemorySegment(SPECIES, x, (xFirst + e) * Float.BYTES, ORDER).sub(m).fma(v2, v3);
                 g.fma(v1, rest).intoMemorySegment(dx, (dxFirst + e) * Float.BYTES, ORDER);
             }
-            // scalar tail
-            for (; i < length; i++) {
+            if (i < length) {
                 long e = at + i;
-                ScalarBackend.applyOne(null, dy, dyFirst + e, null, x, xFirst + e, null, null, yFirst + e,
-                        null, dx, dxFirst + e, center, k1, k2, k3);
+                VectorMask<Float> in = SPECIES.indexInRange(0, (int) (length - i));
+                FloatVector g = FloatVector.fromMemorySegment(SPECIES, dy, (dyFirst + e) * Float.BYTES, ORDER, in);
+                FloatVector rest = FloatVector.fromMemorySegment(SPECIES, x, (xFirst + e) * Float.BYTES, ORDER, in).sub(m).fma(v2, v3);
+                g.fma(v1, rest).intoMemorySegment(dx, (dxFirst + e) * Float.BYTES, ORDER, in);
             }
         }
     }
@@ -683,17 +782,38 @@ final class SegmentLoops {
         }
     }
 
-    /** See {@link KernelBackend#runGradientSums}. */
+    /**
+     * See {@link KernelBackend#runGradientSums}. Runs shorter than a group of four vectors carry their
+     * four float accumulators per sum across runs, a block of {@link Welford#BLOCK} runs per loop, then
+     * into double: short runs thus cost no reduction each. Longer runs are summed one by one.
+     */
     static void runGradientSumsRelu(MemorySegment dy, long dyFirst, MemorySegment x, long xFirst, MemorySegment y, long yFirst, long stride,
                                   long length, long runs, float center, double[] sumDy, double[] sumDyXc, int slot,
                                   float[] acc) {
-        for (long r = 0; r < runs; r++) {
-            long at = r * stride;
-            long tail = runSumsRelu(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, length, center, sumDy,
-                    sumDyXc, slot, acc);
-            runSumsTailRelu(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, tail, length, center, sumDy, sumDyXc,
-                    slot, acc);
+        if (length >= 4L * LANES) {
+            for (long r = 0; r < runs; r++) {
+                long at = r * stride;
+                long tail = runSumsRelu(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, length, center, sumDy,
+                        sumDyXc, slot, acc);
+                runSumsTailRelu(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, tail, length, center, sumDy,
+                        sumDyXc, slot, acc);
+            }
+            return;
         }
+        int singles = (int) (length / LANES);
+        int tail = (int) (length % LANES);
+        Arrays.fill(acc, 0, 8 * LANES, 0f);
+        double s1 = 0;
+        double s2 = 0;
+        for (long r = 0; r < runs; r += BLOCK) {
+            long at = r * stride;
+            sumShortRunsRelu(dy, dyFirst + at, x, xFirst + at, y, yFirst + at, stride, (int) Math.min(BLOCK, runs - r),
+                    singles, tail, center, acc);
+            s1 += PanamaBackend.foldAndSum(acc, 0);
+            s2 += PanamaBackend.foldAndSum(acc, 4 * LANES);
+        }
+        sumDy[slot] += s1;
+        sumDyXc[slot] += s2;
     }
 
     /**
@@ -745,27 +865,85 @@ final class SegmentLoops {
         return i;
     }
 
-    /** Adds the sums of a run's last floats, from {@code i}: fewer than four vectors. */
+    /**
+     * Adds the sums of a run's last floats, from {@code i}: fewer than four vectors, the last one masked,
+     * into one float accumulator per sum, whose lanes then go to double.
+     */
     private static void runSumsTailRelu(MemorySegment dy, long dyAt, MemorySegment x, long xAt, MemorySegment y, long yAt, long i, long len,
                                       float center, double[] sumDy, double[] sumDyXc, int slot, float[] acc) {
-        double s1 = 0;
-        double s2 = 0;
-        // vector tail: each vector added in double on its own
+        if (i == len) {
+            return;
+        }
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector a = FloatVector.zero(SPECIES);
+        FloatVector b = a;
         for (; i + LANES <= len; i += LANES) {
             FloatVector g = FloatVector.zero(SPECIES).blend(FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i) * Float.BYTES, ORDER), FloatVector.fromMemorySegment(SPECIES, y, (yAt + i) * Float.BYTES, ORDER).compare(VectorOperators.GT, 0f));
-            g.intoArray(acc, 0);
-            g.mul(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(center)).intoArray(acc, LANES);
-            s1 += PanamaBackend.sumLanes(acc, 0);
-            s2 += PanamaBackend.sumLanes(acc, LANES);
+            a = a.add(g);
+            b = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m), b);
         }
-        // scalar tail
-        for (; i < len; i++) {
-            float g = (y.getAtIndex(Memory.FLOAT, yAt + i) > 0 ? dy.getAtIndex(Memory.FLOAT, dyAt + i) : 0f);
-            s1 += g;
-            s2 += g * (double) (x.getAtIndex(Memory.FLOAT, xAt + i) - center);
+        if (i < len) {
+            // masked-off lanes: g = 0, so they add 0 to both sums
+            VectorMask<Float> in = SPECIES.indexInRange(0, (int) (len - i));
+            FloatVector g = FloatVector.zero(SPECIES).blend(FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + i) * Float.BYTES, ORDER, in), FloatVector.fromMemorySegment(SPECIES, y, (yAt + i) * Float.BYTES, ORDER, in).compare(VectorOperators.GT, 0f));
+            a = a.add(g);
+            b = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER, in).sub(m), b);
         }
-        sumDy[slot] += s1;
-        sumDyXc[slot] += s2;
+        a.intoArray(acc, 0);
+        b.intoArray(acc, LANES);
+        sumDy[slot] += PanamaBackend.sumLanes(acc, 0);
+        sumDyXc[slot] += PanamaBackend.sumLanes(acc, LANES);
+    }
+
+    /**
+     * {@code runs} runs' floats from the given positions, {@code stride} apart, fewer than a group each:
+     * {@code singles} whole vectors into accumulators 0 to 2 at {@code acc[0, 8L)}, the {@code tail}
+     * floats after them, masked, into accumulator 3 (masked-off lanes: g = 0, so they add 0 to both sums).
+     */
+    private static void sumShortRunsRelu(MemorySegment dy, long dyAt, MemorySegment x, long xAt, MemorySegment y, long yAt, long stride, int runs,
+                                       int singles, int tail, float center, float[] acc) {
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector a0 = FloatVector.fromArray(SPECIES, acc, 0);
+        FloatVector a1 = FloatVector.fromArray(SPECIES, acc, LANES);
+        FloatVector a2 = FloatVector.fromArray(SPECIES, acc, 2 * LANES);
+        FloatVector a3 = FloatVector.fromArray(SPECIES, acc, 3 * LANES);
+        FloatVector b0 = FloatVector.fromArray(SPECIES, acc, 4 * LANES);
+        FloatVector b1 = FloatVector.fromArray(SPECIES, acc, 5 * LANES);
+        FloatVector b2 = FloatVector.fromArray(SPECIES, acc, 6 * LANES);
+        FloatVector b3 = FloatVector.fromArray(SPECIES, acc, 7 * LANES);
+        VectorMask<Float> in = SPECIES.indexInRange(0, tail);
+        long t = (long) singles * LANES;
+        for (long r = 0; r < runs; r++) {
+            long at = r * stride;
+            if (singles > 0) {
+                FloatVector g = FloatVector.zero(SPECIES).blend(FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at) * Float.BYTES, ORDER), FloatVector.fromMemorySegment(SPECIES, y, (yAt + at) * Float.BYTES, ORDER).compare(VectorOperators.GT, 0f));
+                a0 = a0.add(g);
+                b0 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at) * Float.BYTES, ORDER).sub(m), b0);
+            }
+            if (singles > 1) {
+                FloatVector g = FloatVector.zero(SPECIES).blend(FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at + LANES) * Float.BYTES, ORDER), FloatVector.fromMemorySegment(SPECIES, y, (yAt + at + LANES) * Float.BYTES, ORDER).compare(VectorOperators.GT, 0f));
+                a1 = a1.add(g);
+                b1 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at + LANES) * Float.BYTES, ORDER).sub(m), b1);
+            }
+            if (singles > 2) {
+                FloatVector g = FloatVector.zero(SPECIES).blend(FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at + 2L * LANES) * Float.BYTES, ORDER), FloatVector.fromMemorySegment(SPECIES, y, (yAt + at + 2L * LANES) * Float.BYTES, ORDER).compare(VectorOperators.GT, 0f));
+                a2 = a2.add(g);
+                b2 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at + 2L * LANES) * Float.BYTES, ORDER).sub(m), b2);
+            }
+            if (tail > 0) {
+                FloatVector g = FloatVector.zero(SPECIES).blend(FloatVector.fromMemorySegment(SPECIES, dy, (dyAt + at + t) * Float.BYTES, ORDER, in), FloatVector.fromMemorySegment(SPECIES, y, (yAt + at + t) * Float.BYTES, ORDER, in).compare(VectorOperators.GT, 0f));
+                a3 = a3.add(g);
+                b3 = g.fma(FloatVector.fromMemorySegment(SPECIES, x, (xAt + at + t) * Float.BYTES, ORDER, in).sub(m), b3);
+            }
+        }
+        a0.intoArray(acc, 0);
+        a1.intoArray(acc, LANES);
+        a2.intoArray(acc, 2 * LANES);
+        a3.intoArray(acc, 3 * LANES);
+        b0.intoArray(acc, 4 * LANES);
+        b1.intoArray(acc, 5 * LANES);
+        b2.intoArray(acc, 6 * LANES);
+        b3.intoArray(acc, 7 * LANES);
     }
 
     /** See {@link KernelBackend#rowGradientSums}: blocks of rows as in {@link #rowStatistics}. */
@@ -856,11 +1034,12 @@ final class SegmentLoops {
                 FloatVector rest = FloatVector.fromMemorySegment(SPECIES, x, (xFirst + e) * Float.BYTES, ORDER).sub(m).fma(v2, v3);
                 g.fma(v1, rest).intoMemorySegment(dx, (dxFirst + e) * Float.BYTES, ORDER);
             }
-            // scalar tail
-            for (; i < length; i++) {
+            if (i < length) {
                 long e = at + i;
-                ScalarBackend.applyOne(null, dy, dyFirst + e, null, x, xFirst + e, null, y, yFirst + e,
-                        null, dx, dxFirst + e, center, k1, k2, k3);
+                VectorMask<Float> in = SPECIES.indexInRange(0, (int) (length - i));
+                FloatVector g = FloatVector.zero(SPECIES).blend(FloatVector.fromMemorySegment(SPECIES, dy, (dyFirst + e) * Float.BYTES, ORDER, in), FloatVector.fromMemorySegment(SPECIES, y, (yFirst + e) * Float.BYTES, ORDER, in).compare(VectorOperators.GT, 0f));
+                FloatVector rest = FloatVector.fromMemorySegment(SPECIES, x, (xFirst + e) * Float.BYTES, ORDER, in).sub(m).fma(v2, v3);
+                g.fma(v1, rest).intoMemorySegment(dx, (dxFirst + e) * Float.BYTES, ORDER, in);
             }
         }
     }

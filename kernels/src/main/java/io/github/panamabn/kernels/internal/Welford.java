@@ -2,6 +2,7 @@ package io.github.panamabn.kernels.internal;
 
 import io.github.panamabn.kernels.TensorShape;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * Scalar pieces of the blocked Welford reduction shared by every implementation.
@@ -81,29 +82,51 @@ public final class Welford {
 
     /**
      * Merges {@code lanes} float accumulators of {@code k} updates each, stored as means at
-     * {@code acc[from .. from+lanes)} and M2s right after them, relative to {@code pivot}, into channel
-     * {@code c}; then zeroes them.
+     * {@code acc[from .. from+lanes)} and M2s at {@code acc[m2From .. m2From+lanes)}, relative to
+     * {@code pivot}, into channel {@code c}; then zeroes them.
      *
      * @return the channel's new element count
      */
-    static long mergeLanes(float[] acc, int from, int lanes, int k, float pivot,
+    static long mergeLanes(float[] acc, int from, int m2From, int lanes, int k, float pivot,
                            double[] mean, double[] m2, int c, long na) {
-        double sum = 0;
-        for (int i = 0; i < lanes; i++) {
-            sum += acc[from + i];
+        // Four partial sums per loop: one chain of 64 double additions would cost more than the block.
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int four = lanes & ~3;
+        for (int i = 0; i < four; i += 4) {
+            s0 += acc[from + i];
+            s1 += acc[from + i + 1];
+            s2 += acc[from + i + 2];
+            s3 += acc[from + i + 3];
         }
-        double mb = sum / lanes;
-        double between = 0;
-        double within = 0;
-        for (int i = 0; i < lanes; i++) {
-            double d = acc[from + i] - mb;
-            between += d * d;
-            within += acc[from + lanes + i];
-            acc[from + i] = 0;
-            acc[from + lanes + i] = 0;
+        for (int i = four; i < lanes; i++) {
+            s0 += acc[from + i];
         }
+        double mb = (s0 + s1 + s2 + s3) / lanes;
+        double b0 = 0;
+        double b1 = 0;
+        double w0 = 0;
+        double w1 = 0;
+        int two = lanes & ~1;
+        for (int i = 0; i < two; i += 2) {
+            double d0 = acc[from + i] - mb;
+            double d1 = acc[from + i + 1] - mb;
+            b0 += d0 * d0;
+            b1 += d1 * d1;
+            w0 += acc[m2From + i];
+            w1 += acc[m2From + i + 1];
+        }
+        if (two < lanes) {
+            double d = acc[from + two] - mb;
+            b0 += d * d;
+            w0 += acc[m2From + two];
+        }
+        Arrays.fill(acc, from, from + lanes, 0f);
+        Arrays.fill(acc, m2From, m2From + lanes, 0f);
         long nb = (long) lanes * k;
-        merge(mean, m2, c, na, nb, pivot + mb, within + k * between);
+        merge(mean, m2, c, na, nb, pivot + mb, (w0 + w1) + k * (b0 + b1));
         return na + nb;
     }
 

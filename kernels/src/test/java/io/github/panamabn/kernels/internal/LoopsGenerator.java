@@ -136,10 +136,22 @@ final class LoopsGenerator {
                 yield array ? "FloatVector.fromArray(SPECIES, " + a.get(0) + ", " + intIndex(a.get(1)) + ")"
                         : "FloatVector.fromMemorySegment(SPECIES, " + a.get(0) + ", " + bytes(a.get(1)) + ", ORDER)";
             }
+            case "LOAD_MASKED" -> {
+                arity(name, a, 3);
+                yield array ? "FloatVector.fromArray(SPECIES, " + a.get(0) + ", " + intIndex(a.get(1)) + ", " + a.get(2) + ")"
+                        : "FloatVector.fromMemorySegment(SPECIES, " + a.get(0) + ", " + bytes(a.get(1)) + ", ORDER, "
+                        + a.get(2) + ")";
+            }
             case "STORE" -> {
                 arity(name, a, 3);
                 yield array ? a.get(0) + ".intoArray(" + a.get(1) + ", " + intIndex(a.get(2)) + ")"
                         : a.get(0) + ".intoMemorySegment(" + a.get(1) + ", " + bytes(a.get(2)) + ", ORDER)";
+            }
+            case "STORE_MASKED" -> {
+                arity(name, a, 4);
+                yield array ? a.get(0) + ".intoArray(" + a.get(1) + ", " + intIndex(a.get(2)) + ", " + a.get(3) + ")"
+                        : a.get(0) + ".intoMemorySegment(" + a.get(1) + ", " + bytes(a.get(2)) + ", ORDER, " + a.get(3)
+                        + ")";
             }
             case "GET" -> {
                 arity(name, a, 2);
@@ -158,6 +170,11 @@ final class LoopsGenerator {
                 arity(name, a, 3);
                 yield relu ? "FloatVector.zero(SPECIES).blend(" + a.get(0) + ", $LOAD(" + a.get(1) + ", " + a.get(2)
                         + ").compare(VectorOperators.GT, 0f))" : a.get(0);
+            }
+            case "GRAD_MASKED" -> {
+                arity(name, a, 4);
+                yield relu ? "FloatVector.zero(SPECIES).blend(" + a.get(0) + ", $LOAD_MASKED(" + a.get(1) + ", "
+                        + a.get(2) + ", " + a.get(3) + ").compare(VectorOperators.GT, 0f))" : a.get(0);
             }
             case "GRADS" -> {
                 arity(name, a, 3);
