@@ -32,7 +32,8 @@ public interface KernelBackend {
     /**
      * Welford statistics of {@code channels} consecutive channels over {@code samples} samples of a
      * channels-first tensor, read in memory order: sample by sample, each channel's run of
-     * {@code spatial} floats continuing that channel's accumulators. Channel j's run of sample n starts at
+     * {@code spatial} floats continuing that channel's accumulators (an implementation may take data
+     * small enough to be in cache channel by channel). Channel j's run of sample n starts at
      * {@code first + n * sampleStride + j * spatial} and is taken relative to {@code pivots[pivotFrom + j]};
      * its mean goes to {@code mean[slot + j * slotStride]} and its M2 to {@code m2[...]}, overwritten. Each
      * channel's arithmetic is the same whatever else the call covers.

@@ -36,6 +36,17 @@ public final class PanamaBackend implements KernelBackend {
      * every width's loops, tails and scratch layouts.
      */
     public static final String WIDTH_PROPERTY = "panamabn.vectorBits";
+    /**
+     * Test-only: the span of samples, in bytes, up to which channels-first statistics are taken channel
+     * by channel (see {@link #RESIDENT}); 0 keeps every call in memory order, so that the suites prove
+     * both orders.
+     */
+    public static final String RESIDENT_PROPERTY = "panamabn.residentBytes";
+    /**
+     * A call's samples spanning at most this many bytes (half the smallest L2 we run on) are in cache:
+     * their statistics are taken channel by channel, the accumulators in registers from run to run.
+     */
+    public static final long RESIDENT = Long.getLong(RESIDENT_PROPERTY, 256 << 10);
     static final VectorSpecies<Float> SPECIES = species();
     static final int LANES = SPECIES.length();
     /** Doubles as wide as {@link #SPECIES}, and floats half as wide: one converts into the other. */

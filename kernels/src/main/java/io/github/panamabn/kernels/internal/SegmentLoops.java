@@ -5,6 +5,7 @@ import static io.github.panamabn.kernels.internal.PanamaBackend.LANES;
 import static io.github.panamabn.kernels.internal.PanamaBackend.PERIODIC;
 import static io.github.panamabn.kernels.internal.PanamaBackend.PERIOD_MAX;
 import static io.github.panamabn.kernels.internal.PanamaBackend.PIVOT;
+import static io.github.panamabn.kernels.internal.PanamaBackend.RESIDENT;
 import static io.github.panamabn.kernels.internal.PanamaBackend.SINGLE;
 import static io.github.panamabn.kernels.internal.PanamaBackend.SPECIES;
 import static io.github.panamabn.kernels.internal.PanamaBackend.STATE;
@@ -52,6 +53,13 @@ final class SegmentLoops {
         long groups = spatial / (4L * LANES);
         int singles = (int) (spatial % (4L * LANES) / LANES);
         int tail = (int) (spatial % LANES);
+        if (samples > 1 && groups <= BLOCK && samples * sampleStride * Float.BYTES <= RESIDENT) {
+            for (int j = 0; j < channels; j++) {
+                channelRuns(x, first + j * spatial, samples, sampleStride, groups, singles, tail, pivots[pivotFrom + j],
+                        acc, j * STATE, mean, m2, slot + j * slotStride);
+            }
+            return;
+        }
         int kBank = 0;
         int kSingle = 0;
         int kTail = 0;
@@ -81,6 +89,148 @@ final class SegmentLoops {
         count = mergeAll(acc, 0, 4 * LANES, kBank, channels, pivots, pivotFrom, mean, m2, slot, slotStride, count);
         count = mergeAll(acc, SINGLE, LANES, kSingle, channels, pivots, pivotFrom, mean, m2, slot, slotStride, count);
         mergeAll(acc, TAIL, tail, kTail, channels, pivots, pivotFrom, mean, m2, slot, slotStride, count);
+    }
+
+    /**
+     * One channel's runs, one per sample, channel by channel rather than in memory order: for data in
+     * cache, where the order costs nothing, so that the accumulators stay in registers from run to run
+     * (a call per block of updates) instead of going to scratch and back around every run.
+     */
+    private static void channelRuns(MemorySegment x, long base, long samples, long sampleStride, long groups, int singles,
+                                    int tail, float pivot, float[] acc, int at, double[] mean, double[] m2, int slot) {
+        long count = 0;
+        if (groups > 0) {
+            int k = 0;
+            for (long n = 0; n < samples; ) {
+                int runs = (int) Math.min(samples - n, (BLOCK - k) / groups);
+                if (runs == 0) {
+                    count = Welford.mergeLanes(acc, at, at + 4 * LANES, 4 * LANES, k, pivot, mean, m2, slot, count);
+                    k = 0;
+                    continue;
+                }
+                bankRuns(x, base + n * sampleStride, sampleStride, runs, (int) groups, k, acc, at);
+                k += runs * (int) groups;
+                n += runs;
+            }
+            count = Welford.mergeLanes(acc, at, at + 4 * LANES, 4 * LANES, k, pivot, mean, m2, slot, count);
+        }
+        if (singles + tail > 0) {
+            int kSingle = 0;
+            int kTail = 0;
+            for (long n = 0; n < samples; ) {
+                int runs = (int) Math.min(samples - n, BLOCK - kTail);
+                if (singles > 0) {
+                    runs = Math.min(runs, (BLOCK - kSingle) / singles);
+                }
+                if (runs == 0) {
+                    if (kSingle > 0) {
+                        count = Welford.mergeLanes(acc, at + SINGLE, at + SINGLE + LANES, LANES, kSingle, pivot, mean,
+                                m2, slot, count);
+                    }
+                    if (kTail > 0) {
+                        count = Welford.mergeLanes(acc, at + TAIL, at + TAIL + LANES, tail, kTail, pivot, mean, m2,
+                                slot, count);
+                    }
+                    kSingle = 0;
+                    kTail = 0;
+                    continue;
+                }
+                restRuns(x, base + n * sampleStride + groups * 4L * LANES, sampleStride, runs, singles, tail, kSingle,
+                        kTail, acc, at);
+                kSingle += runs * singles;
+                kTail += tail > 0 ? runs : 0;
+                n += runs;
+            }
+            if (kSingle > 0) {
+                count = Welford.mergeLanes(acc, at + SINGLE, at + SINGLE + LANES, LANES, kSingle, pivot, mean, m2,
+                        slot, count);
+            }
+            if (kTail > 0) {
+                Welford.mergeLanes(acc, at + TAIL, at + TAIL + LANES, tail, kTail, pivot, mean, m2, slot, count);
+            }
+        }
+    }
+
+    /**
+     * Welford updates {@code k+1 ..} of the bank at {@code acc[a, a+8L)} by {@code runs} runs of
+     * {@code groups} groups of four vectors each, {@code sampleStride} apart; the updates stay within a block.
+     */
+    private static void bankRuns(MemorySegment x, long at, long sampleStride, int runs, int groups, int k, float[] acc, int a) {
+        FloatVector p = FloatVector.fromArray(SPECIES, acc, a + PIVOT);
+        FloatVector m0 = FloatVector.fromArray(SPECIES, acc, a);
+        FloatVector m1 = FloatVector.fromArray(SPECIES, acc, a + LANES);
+        FloatVector m2 = FloatVector.fromArray(SPECIES, acc, a + 2 * LANES);
+        FloatVector m3 = FloatVector.fromArray(SPECIES, acc, a + 3 * LANES);
+        FloatVector q0 = FloatVector.fromArray(SPECIES, acc, a + 4 * LANES);
+        FloatVector q1 = FloatVector.fromArray(SPECIES, acc, a + 5 * LANES);
+        FloatVector q2 = FloatVector.fromArray(SPECIES, acc, a + 6 * LANES);
+        FloatVector q3 = FloatVector.fromArray(SPECIES, acc, a + 7 * LANES);
+        int t = k;
+        for (int r = 0; r < runs; r++) {
+            long i = at + r * sampleStride;
+            for (int g = 0; g < groups; g++, i += 4L * LANES) {
+                FloatVector w = FloatVector.broadcast(SPECIES, RECIPROCAL[++t]);
+                FloatVector x0 = FloatVector.fromMemorySegment(SPECIES, x, i * Float.BYTES, ORDER).sub(p);
+                FloatVector x1 = FloatVector.fromMemorySegment(SPECIES, x, (i + LANES) * Float.BYTES, ORDER).sub(p);
+                FloatVector x2 = FloatVector.fromMemorySegment(SPECIES, x, (i + 2L * LANES) * Float.BYTES, ORDER).sub(p);
+                FloatVector x3 = FloatVector.fromMemorySegment(SPECIES, x, (i + 3L * LANES) * Float.BYTES, ORDER).sub(p);
+                FloatVector d0 = x0.sub(m0);
+                FloatVector d1 = x1.sub(m1);
+                FloatVector d2 = x2.sub(m2);
+                FloatVector d3 = x3.sub(m3);
+                m0 = d0.fma(w, m0);
+                m1 = d1.fma(w, m1);
+                m2 = d2.fma(w, m2);
+                m3 = d3.fma(w, m3);
+                q0 = d0.fma(x0.sub(m0), q0);
+                q1 = d1.fma(x1.sub(m1), q1);
+                q2 = d2.fma(x2.sub(m2), q2);
+                q3 = d3.fma(x3.sub(m3), q3);
+            }
+        }
+        m0.intoArray(acc, a);
+        m1.intoArray(acc, a + LANES);
+        m2.intoArray(acc, a + 2 * LANES);
+        m3.intoArray(acc, a + 3 * LANES);
+        q0.intoArray(acc, a + 4 * LANES);
+        q1.intoArray(acc, a + 5 * LANES);
+        q2.intoArray(acc, a + 6 * LANES);
+        q3.intoArray(acc, a + 7 * LANES);
+    }
+
+    /**
+     * As {@link #restSteps} for {@code runs} runs' last floats, {@code sampleStride} apart, the
+     * accumulators in registers across them; the updates stay within a block.
+     */
+    private static void restRuns(MemorySegment x, long at, long sampleStride, int runs, int singles, int tail, int kSingle,
+                                 int kTail, float[] acc, int a) {
+        FloatVector p = FloatVector.fromArray(SPECIES, acc, a + PIVOT);
+        FloatVector m = FloatVector.fromArray(SPECIES, acc, a + SINGLE);
+        FloatVector q = FloatVector.fromArray(SPECIES, acc, a + SINGLE + LANES);
+        FloatVector mt = FloatVector.fromArray(SPECIES, acc, a + TAIL);
+        FloatVector qt = FloatVector.fromArray(SPECIES, acc, a + TAIL + LANES);
+        VectorMask<Float> in = SPECIES.indexInRange(0, tail);
+        int ks = kSingle;
+        int kt = kTail;
+        for (int r = 0; r < runs; r++) {
+            long i = at + r * sampleStride;
+            for (int v = 0; v < singles; v++) {
+                FloatVector u = FloatVector.fromMemorySegment(SPECIES, x, (i + (long) v * LANES) * Float.BYTES, ORDER).sub(p);
+                FloatVector d = u.sub(m);
+                m = d.fma(FloatVector.broadcast(SPECIES, RECIPROCAL[++ks]), m);
+                q = d.fma(u.sub(m), q);
+            }
+            if (tail > 0) {
+                FloatVector u = FloatVector.fromMemorySegment(SPECIES, x, (i + (long) singles * LANES) * Float.BYTES, ORDER, in).sub(p, in);
+                FloatVector d = u.sub(mt);
+                mt = d.fma(FloatVector.broadcast(SPECIES, RECIPROCAL[++kt]), mt);
+                qt = d.fma(u.sub(mt), qt);
+            }
+        }
+        m.intoArray(acc, a + SINGLE);
+        q.intoArray(acc, a + SINGLE + LANES);
+        mt.intoArray(acc, a + TAIL);
+        qt.intoArray(acc, a + TAIL + LANES);
     }
 
     /**
