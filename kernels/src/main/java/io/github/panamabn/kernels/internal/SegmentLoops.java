@@ -154,6 +154,8 @@ final class SegmentLoops {
     /**
      * Welford updates {@code k+1 ..} of the bank at {@code acc[a, a+8L)} by {@code runs} runs of
      * {@code groups} groups of four vectors each, {@code sampleStride} apart; the updates stay within a block.
+     * With one run it would do {@link #welfordSteps}'s work, but the flat loops of that method and of
+     * {@link #restSteps} measured about 10% faster in memory order, where they are called once per run.
      */
     private static void bankRuns(MemorySegment x, long at, long sampleStride, int runs, int groups, int k, float[] acc, int a) {
         FloatVector p = FloatVector.fromArray(SPECIES, acc, a + PIVOT);
