@@ -44,10 +44,11 @@ public interface KernelBackend {
 
     /**
      * Welford statistics of channels {@code [c0, c1)} over rows, channel c relative to {@code pivots[c]}:
-     * into {@code mean[slot + c]} and {@code m2[slot + c]}, overwritten.
+     * into {@code mean[slot + c]} and {@code m2[slot + c]}, overwritten. {@code streaming}: the rows come
+     * from memory, not cache (a loop may then read them in another order; the result is the same).
      */
     void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
-                       float[] pivots, double[] mean, double[] m2, int slot, float[] scratch);
+                       float[] pivots, double[] mean, double[] m2, int slot, float[] scratch, boolean streaming);
 
     /** Whether every float of one channel's runs equals {@code value}. */
     boolean runsEqual(float[] xa, MemorySegment xs, long first, long stride, long length, long runs, float value);
@@ -72,10 +73,14 @@ public interface KernelBackend {
                          float[] ya, MemorySegment ys, long yFirst, long stride, long length, long runs, float center,
                          double[] sumDy, double[] sumDyXc, int slot, float[] scratch);
 
-    /** As {@link #runGradientSums} for channels {@code [c0, c1)} over rows, into {@code slot + c}. */
+    /**
+     * As {@link #runGradientSums} for channels {@code [c0, c1)} over rows, into {@code slot + c};
+     * {@code streaming} as in {@link #rowStatistics}.
+     */
     void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
                          float[] ya, MemorySegment ys, long yFirst, long rows, int channels, int c0, int c1,
-                         float[] center, double[] sumDy, double[] sumDyXc, int slot, float[] scratch);
+                         float[] center, double[] sumDy, double[] sumDyXc, int slot, float[] scratch,
+                         boolean streaming);
 
     /** {@code dx = k1 * g + k2 * (x - center) + k3} over one channel's runs. dx may be dy. */
     void applyGradientRuns(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,

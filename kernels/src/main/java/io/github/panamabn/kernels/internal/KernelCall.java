@@ -73,6 +73,8 @@ public final class KernelCall implements WorkerPool.Tasks {
     private long batch;
     private long count;
     private boolean channelsLast;
+    /** Channels-last: x (and dy) exceed the last-level cache, so their rows stream from memory. */
+    private boolean streaming;
 
     /** The input. */
     public final Operand x = new Operand();
@@ -156,6 +158,7 @@ public final class KernelCall implements WorkerPool.Tasks {
         channelsLast = shape.isChannelInnermost();
         int parts;
         if (channelsLast) {
+            streaming = Caches.streams(shape.elementCount() * Float.BYTES);
             rowsPerStripe = Math.max(STRIPE_ROWS, STRIPE / channels / STRIPE_ROWS * STRIPE_ROWS);
             stripes = Math.toIntExact(ceilDiv(count, rowsPerStripe));
             channelBlocks = (channels + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
@@ -435,7 +438,7 @@ public final class KernelCall implements WorkerPool.Tasks {
             long r0 = s * rowsPerStripe;
             backend.rowStatistics(x.array, x.segment, x.base + r0 * channels, Math.min(rowsPerStripe, count - r0),
                     channels, c0, Math.min(channels, c0 + CHANNEL_BLOCK), pivots, partA, partB, s * channels,
-                            scratch(backend));
+                            scratch(backend), streaming);
         } else {
             int k = task / channelGroups;
             int c0 = task % channelGroups * channelGroup;
@@ -598,7 +601,7 @@ public final class KernelCall implements WorkerPool.Tasks {
             backend.rowGradientSums(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first,
                     relu.array, relu.segment, relu.base + first, Math.min(rowsPerStripe, count - s * rowsPerStripe),
                     channels, c0, Math.min(channels, c0 + CHANNEL_BLOCK), center, partA, partB, s * channels,
-                    scratch(backend));
+                    scratch(backend), streaming);
         } else {
             int k = task / channelGroups;
             int c0 = task % channelGroups * channelGroup;

@@ -99,6 +99,11 @@ public final class NormCall implements WorkerPool.Tasks {
     private int stripes;
     private int channelBlocks;
     private int columnsPerTask;
+    /** Channels-last groups: whether x streams from memory (it exceeds the last-level cache). */
+    private boolean streaming;
+    /** Channels-last groups: the samples one wave takes, and the first sample of the running wave. */
+    private long wave;
+    private long waveStart;
 
     // Per unit.
     private double[] mean = new double[0];
@@ -180,6 +185,9 @@ public final class NormCall implements WorkerPool.Tasks {
         rowsPerStripe = Math.max(STRIPE_ROWS, TASK / channels);
         stripes = Math.toIntExact(ceilDiv(spatial, rowsPerStripe));
         channelBlocks = (channels + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;
+        streaming = Caches.streams(shape.elementCount() * Float.BYTES);
+        wave = batch;
+        waveStart = 0;
         perUnit(Math.toIntExact(units));
         int pairs = Math.toIntExact(batch * channels);
         if (partA.length < pairs) {
@@ -287,14 +295,39 @@ public final class NormCall implements WorkerPool.Tasks {
         return ceilDiv(units, unitsPerTask);
     }
 
-    /** Channels-last group reductions: one task per sample and block of channels. */
+    /** Channels-last group reductions: one task per sample of the wave and block of channels. */
     private long sampleTasks() {
-        return batch * channelBlocks;
+        return waveSamples() * channelBlocks;
     }
 
-    /** Channels-last group elementwise passes: one task per stripe of a sample's rows. */
+    /** Channels-last group elementwise passes: one task per stripe of a wave's sample's rows. */
     private long stripeTasks() {
-        return batch * stripes;
+        return waveSamples() * stripes;
+    }
+
+    private long waveSamples() {
+        return Math.min(wave, batch - waveStart);
+    }
+
+    private long waveUnitsEnd() {
+        return (waveStart + waveSamples()) * groups;
+    }
+
+    /**
+     * Channels-last passes over {@code tensors} inputs (x; x and dy): the samples whose reduction is taken
+     * before their output is written. Inputs beyond the last-level cache go in waves of half of it (at
+     * least one sample, and a multiple of the threads so that none waits), so that their second read is
+     * from cache; inputs that fit go whole. The cut changes no unit's arithmetic.
+     */
+    private long wave(int tensors) {
+        if (!Caches.streams(tensors * batch * spatial * channels * Float.BYTES)) {
+            return batch;
+        }
+        long sampleBytes = tensors * spatial * channels * Float.BYTES;
+        long fits = Math.max(1, Caches.LAST_LEVEL / 2 / sampleBytes);
+        int threads = parallel ? pool.threads() : 1;
+        long w = fits < threads ? threads : fits - fits % threads;
+        return Math.min(batch, w);
     }
 
     // ---------------------------------------------------------------- entry points
@@ -378,11 +411,15 @@ public final class NormCall implements WorkerPool.Tasks {
             this.saveMean = saveMean;
             this.saveInvStd = saveInvStd;
             if (channelsLast) {
-                statistics();
-                for (int u = 0; u < units; u++) {
-                    finishUnit(u);
+                // a wave's moments, then its output while the wave is still in cache
+                wave = wave(1);
+                for (waveStart = 0; waveStart < batch; waveStart += wave) {
+                    statistics();
+                    for (long u = waveStart * groups; u < waveUnitsEnd(); u++) {
+                        finishUnit((int) u);
+                    }
+                    runTasks(NORMALIZE, stripeTasks());
                 }
-                runTasks(NORMALIZE, stripeTasks());
             } else {
                 runTasks(FORWARD, unitTasks());
             }
@@ -434,12 +471,16 @@ public final class NormCall implements WorkerPool.Tasks {
             savedMean = mu;
             savedInvStd = is;
             if (channelsLast) {
-                runTasks(GRADIENT_SUMS, sampleTasks());
-                for (int u = 0; u < units; u++) {
-                    groupCoefficients(u);
-                }
-                if (dx.isSet()) {
-                    runTasks(APPLY, stripeTasks());
+                // a wave's sums, then its dx while x and dy are still in cache
+                wave = dx.isSet() ? wave(2) : batch;
+                for (waveStart = 0; waveStart < batch; waveStart += wave) {
+                    runTasks(GRADIENT_SUMS, sampleTasks());
+                    for (long u = waveStart * groups; u < waveUnitsEnd(); u++) {
+                        groupCoefficients((int) u);
+                    }
+                    if (dx.isSet()) {
+                        runTasks(APPLY, stripeTasks());
+                    }
                 }
             } else {
                 runTasks(GROUP_BACKWARD, unitTasks());
@@ -486,13 +527,16 @@ public final class NormCall implements WorkerPool.Tasks {
 
     // ---------------------------------------------------------------- statistics
 
+    /** The moments of every unit (channels-last groups: of the running wave's). */
     private void statistics() {
         runTasks(STATISTICS, channelsLast ? sampleTasks() : unitTasks());
-        if (kind == GROUP && channelsLast) {
-            mergeChannels();
-        }
-        for (int u = 0; u < units; u++) {
-            finishStatistics(u);
+        long u0 = channelsLast ? waveStart * groups : 0;
+        long u1 = channelsLast ? waveUnitsEnd() : units;
+        for (long u = u0; u < u1; u++) {
+            if (channelsLast) {
+                mergeChannels((int) u);
+            }
+            finishStatistics((int) u);
         }
     }
 
@@ -500,7 +544,7 @@ public final class NormCall implements WorkerPool.Tasks {
         NormCall mine = own(this);
         float[] own = mine.scratch;
         if (channelsLast) {
-            long n = task / channelBlocks;
+            long n = waveStart + task / channelBlocks;
             int c0 = task % channelBlocks * CHANNEL_BLOCK;
             int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
             long first = n * spatial * channels;
@@ -511,7 +555,7 @@ public final class NormCall implements WorkerPool.Tasks {
             }
             backend.rowStatistics(source.array, source.segment, source.base + first, spatial, channels, c0, c1, p,
                     partA, partB,
-                    (int) (n * channels), own);
+                    (int) (n * channels), own, streaming);
             return;
         }
         long u0 = task * unitsPerTask;
@@ -572,19 +616,17 @@ public final class NormCall implements WorkerPool.Tasks {
         }
     }
 
-    /** Channels-last groups: each group's channels' moments merged in channel order. */
-    private void mergeChannels() {
-        for (int u = 0; u < units; u++) {
-            long n = u / groups;
-            int c0 = (int) (u % groups) * perGroup;
-            long na = 0;
-            for (int c = c0; c < c0 + perGroup; c++) {
-                int i = (int) (n * channels + c);
-                Welford.merge(mean, m2, u, na, spatial, partA[i], partB[i]);
-                na += spatial;
-            }
-            pivots[u] = partPivots[(int) (n * channels + c0)];
+    /** Channels-last group u: its channels' moments merged in channel order. */
+    private void mergeChannels(int u) {
+        long n = u / groups;
+        int c0 = (int) (u % groups) * perGroup;
+        long na = 0;
+        for (int c = c0; c < c0 + perGroup; c++) {
+            int i = (int) (n * channels + c);
+            Welford.merge(mean, m2, u, na, spatial, partA[i], partB[i]);
+            na += spatial;
         }
+        pivots[u] = partPivots[(int) (n * channels + c0)];
     }
 
     /**
@@ -741,7 +783,7 @@ public final class NormCall implements WorkerPool.Tasks {
 
     /** Channels-last groups: a stripe of one sample's rows, each channel with its group's statistics. */
     private void normalizeStripe(int task) {
-        long n = task / stripes;
+        long n = waveStart + task / stripes;
         long r0 = task % stripes * rowsPerStripe;
         long rows = Math.min(rowsPerStripe, spatial - r0);
         NormCall own = own(this);
@@ -786,7 +828,7 @@ public final class NormCall implements WorkerPool.Tasks {
     private void gradientSumsTask(int task) {
         NormCall mine = own(this);
         float[] own = mine.scratch;
-        long n = task / channelBlocks;
+        long n = waveStart + task / channelBlocks;
         int c0 = task % channelBlocks * CHANNEL_BLOCK;
         int c1 = Math.min(channels, c0 + CHANNEL_BLOCK);
         float[] ctr = mine.ownCenter;
@@ -795,7 +837,7 @@ public final class NormCall implements WorkerPool.Tasks {
         }
         long first = n * spatial * channels;
         backend.rowGradientSums(dy.array, dy.segment, dy.base + first, x.array, x.segment, x.base + first,
-                null, null, 0, spatial, channels, c0, c1, ctr, partA, partB, (int) (n * channels), own);
+                null, null, 0, spatial, channels, c0, c1, ctr, partA, partB, (int) (n * channels), own, streaming);
     }
 
     /** Unit u's coefficients of dx from its channels' gradient sums (weighted by the channels' weights). */
@@ -903,7 +945,7 @@ public final class NormCall implements WorkerPool.Tasks {
     }
 
     private void applyStripe(int task) {
-        long n = task / stripes;
+        long n = waveStart + task / stripes;
         long r0 = task % stripes * rowsPerStripe;
         long rows = Math.min(rowsPerStripe, spatial - r0);
         NormCall own = own(this);

@@ -206,11 +206,11 @@ public final class PanamaBackend implements KernelBackend {
      */
     @Override
     public void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
-                              float[] pivots, double[] mean, double[] m2, int slot, float[] acc) {
+                              float[] pivots, double[] mean, double[] m2, int slot, float[] acc, boolean streaming) {
         if (xa != null) {
-            ArrayLoops.rowStatistics(xa, first, rows, channels, c0, c1, pivots, mean, m2, slot, acc);
+            ArrayLoops.rowStatistics(xa, first, rows, channels, c0, c1, pivots, mean, m2, slot, acc, streaming);
         } else {
-            SegmentLoops.rowStatistics(xs, first, rows, channels, c0, c1, pivots, mean, m2, slot, acc);
+            SegmentLoops.rowStatistics(xs, first, rows, channels, c0, c1, pivots, mean, m2, slot, acc, streaming);
         }
     }
 
@@ -266,22 +266,22 @@ public final class PanamaBackend implements KernelBackend {
     public void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
                                 long xFirst, float[] ya, MemorySegment ys, long yFirst, long rows, int channels,
                                 int c0, int c1, float[] center, double[] sumDy, double[] sumDyXc, int slot,
-                                float[] acc) {
+                                float[] acc, boolean streaming) {
         boolean relu = ya != null || ys != null;
         if (dya != null) {
             if (relu) {
                 ArrayLoops.rowGradientSumsRelu(dya, dyFirst, xa, xFirst, ya, yFirst, rows, channels, c0, c1, center,
-                        sumDy, sumDyXc, slot, acc);
+                        sumDy, sumDyXc, slot, acc, streaming);
             } else {
                 ArrayLoops.rowGradientSums(dya, dyFirst, xa, xFirst, null, yFirst, rows, channels, c0, c1, center,
-                        sumDy, sumDyXc, slot, acc);
+                        sumDy, sumDyXc, slot, acc, streaming);
             }
         } else if (relu) {
             SegmentLoops.rowGradientSumsRelu(dys, dyFirst, xs, xFirst, ys, yFirst, rows, channels, c0, c1, center,
-                    sumDy, sumDyXc, slot, acc);
+                    sumDy, sumDyXc, slot, acc, streaming);
         } else {
             SegmentLoops.rowGradientSums(dys, dyFirst, xs, xFirst, null, yFirst, rows, channels, c0, c1, center,
-                    sumDy, sumDyXc, slot, acc);
+                    sumDy, sumDyXc, slot, acc, streaming);
         }
     }
 

@@ -37,7 +37,8 @@ public final class ScalarBackend implements KernelBackend {
 
     @Override
     public void rowStatistics(float[] xa, MemorySegment xs, long first, long rows, int channels, int c0, int c1,
-                              float[] pivots, double[] mean, double[] m2, int slot, float[] scratch) {
+                              float[] pivots, double[] mean, double[] m2, int slot, float[] scratch,
+                              boolean streaming) {
         long count = 0;
         for (long row = 0; row < rows; row += ROW_BLOCK) {
             long n = Math.min(ROW_BLOCK, rows - row);
@@ -128,7 +129,7 @@ public final class ScalarBackend implements KernelBackend {
     public void rowGradientSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs,
                                 long xFirst, float[] ya, MemorySegment ys, long yFirst, long rows, int channels,
                                 int c0, int c1, float[] center, double[] sumDy, double[] sumDyXc, int slot,
-                                float[] scratch) {
+                                float[] scratch, boolean streaming) {
         for (int c = c0; c < c1; c++) {
             sumDy[slot + c] = 0;
             sumDyXc[slot + c] = 0;
