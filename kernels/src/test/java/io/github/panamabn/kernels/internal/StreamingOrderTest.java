@@ -12,10 +12,10 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * Channels-last statistics and gradient sums streaming from memory read rows one at a time instead of
- * four: each channel's updates are the same, so both orders give the same bits, on arrays and segments,
- * for channel counts around the vector width and blocks that start mid-row; and the last-level cache
- * size sysfs reports is parsed as Linux writes it.
+ * Channels-last statistics and gradient sums streaming from memory read whole rows of 128 channels or
+ * more one at a time instead of four: each channel's updates are the same, so both orders give the same
+ * bits, on arrays and segments, for channel counts around the vector width and past 128, and blocks that
+ * start mid-row; and the last-level cache size sysfs reports is parsed as Linux writes it.
  */
 class StreamingOrderTest {
     @Test
@@ -24,7 +24,7 @@ class StreamingOrderTest {
         float[] scratch = new float[backend.scratchFloats()];
         SplittableRandom random = new SplittableRandom(7);
         int lanes = PanamaBackend.LANES;
-        for (int channels : new int[] {lanes, lanes + 3, 3 * lanes - 1, 20 * lanes, 37}) {
+        for (int channels : new int[] {lanes, lanes + 3, 3 * lanes - 1, 37, 131, 20 * lanes}) {
             for (long rows : new long[] {1, 3, 4, 7, 64, 65, 203}) {
                 int n = Math.toIntExact(rows * channels);
                 float[] x = new float[n];
