@@ -17,9 +17,11 @@ import io.github.panamabn.kernels.TensorShape;
  * Instance norm is group norm with one channel per group. Contiguous units (rows, channels-first
  * groups) run a chunk at a time while it is in cache: its moments then its normalization (a fused
  * residual add first), its gradient sums, coefficients then dx; channels-last groups need a sample's
- * moments over all its rows before any output, so they take a pass for each. Every unit's arithmetic
- * is the same whichever task runs it and however many threads there are: tasks are cut from the shape
- * alone, and sums across units (the parameter gradients) are taken in a fixed order.
+ * moments over all its rows before any output, so they take a pass for each, over a wave of samples at
+ * a time when the tensor exceeds the last-level cache (the second pass then reads the wave from cache).
+ * Every unit's arithmetic is the same whichever task runs it and however many threads there are: tasks
+ * are cut from the shape alone, and sums across units (the parameter gradients) are taken in a fixed
+ * order.
  *
  * <p>Like {@link KernelCall}, one instance per thread, set up per call; nothing is allocated once a
  * thread has seen a tensor of that size.
