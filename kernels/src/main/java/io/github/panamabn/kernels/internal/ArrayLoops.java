@@ -402,7 +402,7 @@ final class ArrayLoops {
             int k = (int) Math.min(BLOCK, rows - row);
             Arrays.fill(acc, 0, 2 * width, 0f);
             welfordRows(x, first + row * channels, channels, c0, c1, main, columns, k, pivots, acc, width,
-                    PanamaBackend.inOrder(streaming, channels, c0, c1));
+                    PanamaBackend.inOrder(streaming, channels, c0, c1, 1));
             PanamaBackend.mergeRows(acc, width, k, pivots, c0, c1, main, mean, m2, slot, count);
             count += k;
         }
@@ -760,7 +760,7 @@ final class ArrayLoops {
         int main = (c1 - c0) / LANES;
         int columns = c0 + main * LANES < c1 ? main + 1 : main;
         int width = columns * LANES;
-        boolean inOrder = PanamaBackend.inOrder(streaming, channels, c0, c1);
+        boolean inOrder = PanamaBackend.inOrder(streaming, channels, c0, c1, 2);
         for (long row = 0; row < rows; row += BLOCK) {
             int k = (int) Math.min(BLOCK, rows - row);
             long at = row * channels;
@@ -1108,7 +1108,7 @@ final class ArrayLoops {
         int main = (c1 - c0) / LANES;
         int columns = c0 + main * LANES < c1 ? main + 1 : main;
         int width = columns * LANES;
-        boolean inOrder = PanamaBackend.inOrder(streaming, channels, c0, c1);
+        boolean inOrder = PanamaBackend.inOrder(streaming, channels, c0, c1, 2);
         for (long row = 0; row < rows; row += BLOCK) {
             int k = (int) Math.min(BLOCK, rows - row);
             long at = row * channels;

@@ -12,10 +12,11 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * Channels-last statistics and gradient sums streaming from memory read whole rows of 128 channels or
- * more one at a time instead of four: each channel's updates are the same, so both orders give the same
- * bits, on arrays and segments, for channel counts around the vector width and past 128, and blocks that
- * start mid-row; and the last-level cache size sysfs reports is parsed as Linux writes it.
+ * Channels-last statistics (of whole rows of 128 channels or more) and gradient sums (of whole rows)
+ * streaming from memory read rows one at a time instead of four: each channel's updates are the same,
+ * so both orders give the same bits, on arrays and segments, for channel counts around the vector width
+ * and past 128, and blocks that start mid-row; and the last-level cache size sysfs reports is parsed as
+ * Linux writes it.
  */
 class StreamingOrderTest {
     @Test
