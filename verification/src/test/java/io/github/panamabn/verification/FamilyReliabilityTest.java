@@ -82,6 +82,12 @@ class FamilyReliabilityTest {
                 LayerNorm k = LayerNorm.of(impl).withThreads(threads);
                 k.forward(NormConfig.DEFAULT, dims, x, y, Affine.of(w, b), save);
                 k.backward(NormConfig.DEFAULT, dims, save, x, dy, dx, Affine.weightOnly(w), Affine.of(dw, db));
+                // the parameter gradients alone (another task cut) are the backward's bits
+                float[] dw2 = new float[features];
+                float[] db2 = new float[features];
+                k.parameterGradients(NormConfig.DEFAULT, dims, save, x, dy, Affine.of(dw2, db2));
+                assertBitsEqual(List.of(dw, db), List.of(dw2, db2), "parameter gradients alone, " + threads
+                        + " threads");
             }
             return List.of(read(y), read(dx), save.mean().clone(), save.invStd().clone(), dw, db);
         }
@@ -137,6 +143,7 @@ class FamilyReliabilityTest {
         runs.add((t, s) -> layer(impl, TensorShape.ncl(4, 61, 1031), 1, false, t, s));      // many rows, lane tails
         runs.add((t, s) -> layer(impl, TensorShape.nchw(3, 16, 61, 63), 3, false, t, s));  // few long rows
         runs.add((t, s) -> layer(impl, TensorShape.nc(300, 1000), 1, true, t, s));
+        runs.add((t, s) -> layer(impl, TensorShape.ncl(3, 2, 70_001), 2, false, t, s));  // rows past the row-range cut
         runs.add((t, s) -> residual(impl, TensorShape.ncl(3, 70, 1029), false, t, s));
         runs.add((t, s) -> residual(impl, TensorShape.nc(300, 1000), true, t, s));
         runs.add((t, s) -> group(impl, TensorShape.nchw(4, 64, 33, 31), 8, t, s));

@@ -1418,14 +1418,15 @@ final class ArrayLoops {
      * accumulator taking one block of rows in order, then added into double: the arithmetic of
      * {@link ScalarBackend#columnSum}, which takes the last columns.
      */
-    static void columnSums(float[] dy, long dyFirst, float[] x, long xFirst, long rows, int features, int f0, int f1,
-                           float[] center, float[] scale, double[] dWeight, double[] dBias, float[] acc) {
+    static void columnSums(float[] dy, long dyFirst, float[] x, long xFirst, long rowFrom, long rowTo, int features, int f0,
+                           int f1, float[] center, float[] scale, double[] dWeight, double[] dBias, int slot,
+                           float[] acc) {
         // a block of rows at a time, each row's columns read in order (not a column down all rows: rows
         // a page apart defeat the prefetchers and the TLB); per column the same float sums as the scalar twin
         int width = f1 - f0;
         int vectorEnd = width - width % LANES;
-        for (long r0 = 0; r0 < rows; r0 += BLOCK) {
-            long r1 = Math.min(rows, r0 + BLOCK);
+        for (long r0 = rowFrom; r0 < rowTo; r0 += BLOCK) {
+            long r1 = Math.min(rowTo, r0 + BLOCK);
             Arrays.fill(acc, 0, 2 * width, 0f);
             for (long r = r0; r < r1; r++) {
                 long at = r * features + f0;
@@ -1449,8 +1450,8 @@ final class ArrayLoops {
                 }
             }
             for (int j = 0; j < width; j++) {
-                dWeight[f0 + j] += acc[j];
-                dBias[f0 + j] += acc[width + j];
+                dWeight[slot + f0 + j] += acc[j];
+                dBias[slot + f0 + j] += acc[width + j];
             }
         }
     }

@@ -127,13 +127,13 @@ public interface KernelBackend {
                                float k1, float k2, float k3);
 
     /**
-     * Columns {@code [f0, f1)} of {@code rows} rows of {@code features} floats: adds
-     * {@code sum over rows of dy * ((x - center[r]) * scale[r])} to {@code dWeight[f]} and {@code sum(dy)}
-     * to {@code dBias[f]}. Each column is summed down the rows in float for at most {@link Welford#BLOCK}
-     * rows at a time, then in double, the same way whichever columns a call covers. {@code scratch} holds
-     * at least {@code 2 * (f1 - f0)} floats.
+     * Columns {@code [f0, f1)} of rows {@code [rowFrom, rowTo)} of {@code features} floats: adds
+     * {@code sum over rows of dy * ((x - center[r]) * scale[r])} to {@code dWeight[slot + f]} and
+     * {@code sum(dy)} to {@code dBias[slot + f]}. Each column is summed down the rows in float for at most
+     * {@link Welford#BLOCK} rows at a time from {@code rowFrom}, then in double, the same way whichever
+     * columns a call covers. {@code scratch} holds at least {@code 2 * (f1 - f0)} floats.
      */
     void columnSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
-                    long rows, int features, int f0, int f1, float[] center, float[] scale, double[] dWeight,
-                    double[] dBias, float[] scratch);
+                    long rowFrom, long rowTo, int features, int f0, int f1, float[] center, float[] scale,
+                    double[] dWeight, double[] dBias, int slot, float[] scratch);
 }

@@ -456,14 +456,14 @@ public final class PanamaBackend implements KernelBackend {
 
     @Override
     public void columnSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
-                           long rows, int features, int f0, int f1, float[] center, float[] scale, double[] dWeight,
-                           double[] dBias, float[] scratch) {
+                           long rowFrom, long rowTo, int features, int f0, int f1, float[] center, float[] scale,
+                           double[] dWeight, double[] dBias, int slot, float[] scratch) {
         if (dya != null) {
-            ArrayLoops.columnSums(dya, dyFirst, xa, xFirst, rows, features, f0, f1, center, scale, dWeight, dBias,
-                    scratch);
+            ArrayLoops.columnSums(dya, dyFirst, xa, xFirst, rowFrom, rowTo, features, f0, f1, center, scale, dWeight,
+                    dBias, slot, scratch);
         } else {
-            SegmentLoops.columnSums(dys, dyFirst, xs, xFirst, rows, features, f0, f1, center, scale, dWeight, dBias,
-                    scratch);
+            SegmentLoops.columnSums(dys, dyFirst, xs, xFirst, rowFrom, rowTo, features, f0, f1, center, scale, dWeight,
+                    dBias, slot, scratch);
         }
     }
 }

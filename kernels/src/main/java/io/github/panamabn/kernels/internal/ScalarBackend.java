@@ -267,10 +267,11 @@ public final class ScalarBackend implements KernelBackend {
 
     @Override
     public void columnSums(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
-                           long rows, int features, int f0, int f1, float[] center, float[] scale, double[] dWeight,
-                           double[] dBias, float[] scratch) {
+                           long rowFrom, long rowTo, int features, int f0, int f1, float[] center, float[] scale,
+                           double[] dWeight, double[] dBias, int slot, float[] scratch) {
         for (int f = f0; f < f1; f++) {
-            columnSum(dya, dys, dyFirst, xa, xs, xFirst, rows, features, f, center, scale, dWeight, dBias);
+            columnSum(dya, dys, dyFirst, xa, xs, xFirst, rowFrom, rowTo, features, f, center, scale, dWeight, dBias,
+                    slot);
         }
     }
 
@@ -279,12 +280,12 @@ public final class ScalarBackend implements KernelBackend {
      * {@link Welford#BLOCK} rows, then double.
      */
     static void columnSum(float[] dya, MemorySegment dys, long dyFirst, float[] xa, MemorySegment xs, long xFirst,
-                          long rows, int features, int f, float[] center, float[] scale, double[] dWeight,
-                          double[] dBias) {
+                          long rowFrom, long rowTo, int features, int f, float[] center, float[] scale,
+                          double[] dWeight, double[] dBias, int slot) {
         double w = 0;
         double b = 0;
-        for (long r0 = 0; r0 < rows; r0 += Welford.BLOCK) {
-            long r1 = Math.min(rows, r0 + Welford.BLOCK);
+        for (long r0 = rowFrom; r0 < rowTo; r0 += Welford.BLOCK) {
+            long r1 = Math.min(rowTo, r0 + Welford.BLOCK);
             float wf = 0;
             float bf = 0;
             for (long r = r0; r < r1; r++) {
@@ -297,7 +298,7 @@ public final class ScalarBackend implements KernelBackend {
             w += wf;
             b += bf;
         }
-        dWeight[f] += w;
-        dBias[f] += b;
+        dWeight[slot + f] += w;
+        dBias[slot + f] += b;
     }
 }
