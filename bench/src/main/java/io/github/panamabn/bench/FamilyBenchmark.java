@@ -28,11 +28,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * The per-sample norms on the shapes people run them on, beside a copy of the same tensor in the same
  * fork (the memory floor: a forward reads x and writes y, one copy, where its rows or channels-first
  * groups are normalized while in cache; channels-last groups read x twice, 1.5 copies; a backward
- * reads x and dy and writes dx in one sweep per row or channels-first group, 1.5 copies, plus one more
- * read of x and dy for layer and RMS norm's per-feature gradients, 2.5; channels-last groups take a
- * pass for the sums and one for dx, 2.5): layer and RMS norm over a transformer's 4096 features for a
- * 512-token batch and a one-token decode step, group norm of a diffusion U-Net block (2x320x64x64, 32
- * groups) in both layouts, instance norm of 8x64x128x128.
+ * reads x and dy and writes dx in one sweep per row or channels-first group, layer and RMS norm's
+ * per-feature gradients taken in the same sweep, 1.5 copies; channels-last groups take a pass for the
+ * sums and one for dx, 2.5, the second from cache when the tensor exceeds it, a wave at a time): layer
+ * and RMS norm over a transformer's 4096 features for a 512-token batch and a one-token decode step,
+ * group norm of a diffusion U-Net block (2x320x64x64, 32 groups) in both layouts, instance norm of
+ * 8x64x128x128.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
