@@ -49,7 +49,7 @@ public final class NormCall implements WorkerPool.Tasks {
      */
     static final int ROW_PARTS = 8;
     /** Features up to which the parameter gradients go by row ranges (their sums: 16 MB at most). */
-    static final long FUSED_FEATURES = 1 << 17;
+    static final long RANGE_FEATURES = 1 << 17;
 
     private static final ThreadLocal<NormCall> PER_THREAD = ThreadLocal.withInitial(NormCall::new);
 
@@ -67,7 +67,7 @@ public final class NormCall implements WorkerPool.Tasks {
     private static final int FORWARD = 5;
     private static final int ROWS_BACKWARD = 6;
     private static final int GROUP_BACKWARD = 7;
-    private static final int FUSED_BACKWARD = 8;
+    private static final int ROW_RANGES = 8;
 
     /** The input. */
     public final Operand x = new Operand();
@@ -139,7 +139,7 @@ public final class NormCall implements WorkerPool.Tasks {
     // Per feature: layer and RMS norm parameter gradients.
     private double[] columnW = new double[0];
     private double[] columnB = new double[0];
-    // Per (row range, feature): a fused backward's column sums.
+    // Per (row range, feature): the parameter gradients' column sums, range by range.
     private double[] rangeW = new double[0];
     private double[] rangeB = new double[0];
     private int rowParts;
@@ -310,7 +310,7 @@ public final class NormCall implements WorkerPool.Tasks {
             case FORWARD -> forwardTask(task);
             case ROWS_BACKWARD -> rowsBackwardTask(task);
             case GROUP_BACKWARD -> groupBackwardTask(task);
-            case FUSED_BACKWARD -> fusedBackwardTask(task);
+            case ROW_RANGES -> rowRangeTask(task);
             default -> throw new AssertionError(op);
         }
     }
@@ -532,7 +532,7 @@ public final class NormCall implements WorkerPool.Tasks {
     private void rowsBackward(float[] dWeight, float[] dBias) {
         boolean sums = dWeight != null || dBias != null;
         // with dx or without, the same sums: the parameter gradients alone are the bits a backward gives
-        if (sums && unitLength <= FUSED_FEATURES) {
+        if (sums && unitLength <= RANGE_FEATURES) {
             int f = (int) unitLength;
             rowParts = (int) Math.min(units, ROW_PARTS);
             int n = rowParts * f;
@@ -542,7 +542,7 @@ public final class NormCall implements WorkerPool.Tasks {
             }
             java.util.Arrays.fill(rangeW, 0, n, 0);
             java.util.Arrays.fill(rangeB, 0, n, 0);
-            runTasks(FUSED_BACKWARD, rowParts);
+            runTasks(ROW_RANGES, rowParts);
             for (int i = 0; i < f; i++) {
                 double w = 0;
                 double b = 0;
@@ -972,7 +972,7 @@ public final class NormCall implements WorkerPool.Tasks {
      * into the range's own, then (first the sums: dx may be dy) each row's dx, when asked for, while the
      * chunk is in cache.
      */
-    private void fusedBackwardTask(int part) {
+    private void rowRangeTask(int part) {
         NormCall mine = own(this);
         long u0 = part * units / rowParts;
         long u1 = (part + 1) * units / rowParts;
