@@ -156,9 +156,9 @@ public final class KernelCall implements WorkerPool.Tasks {
         batch = shape.batch();
         count = shape.perChannelCount();
         channelsLast = shape.isChannelInnermost();
+        streaming = channelsLast && Caches.streams(shape.elementCount() * Float.BYTES);
         int parts;
         if (channelsLast) {
-            streaming = Caches.streams(shape.elementCount() * Float.BYTES);
             rowsPerStripe = Math.max(STRIPE_ROWS, STRIPE / channels / STRIPE_ROWS * STRIPE_ROWS);
             stripes = Math.toIntExact(ceilDiv(count, rowsPerStripe));
             channelBlocks = (channels + CHANNEL_BLOCK - 1) / CHANNEL_BLOCK;

@@ -142,7 +142,6 @@ public final class NormCall implements WorkerPool.Tasks {
     // Per (row range, feature): the parameter gradients' column sums, range by range.
     private double[] rangeW = new double[0];
     private double[] rangeB = new double[0];
-    private int rowParts;
     private float[] zeros = new float[0];
 
     private float[] weight;
@@ -534,19 +533,19 @@ public final class NormCall implements WorkerPool.Tasks {
         // with dx or without, the same sums: the parameter gradients alone are the bits a backward gives
         if (sums && unitLength <= RANGE_FEATURES) {
             int f = (int) unitLength;
-            rowParts = (int) Math.min(units, ROW_PARTS);
-            int n = rowParts * f;
+            int parts = rowParts();
+            int n = parts * f;
             if (rangeW.length < n) {
                 rangeW = new double[n];
                 rangeB = new double[n];
             }
             java.util.Arrays.fill(rangeW, 0, n, 0);
             java.util.Arrays.fill(rangeB, 0, n, 0);
-            runTasks(ROW_RANGES, rowParts);
+            runTasks(ROW_RANGES, parts);
             for (int i = 0; i < f; i++) {
                 double w = 0;
                 double b = 0;
-                for (int q = 0; q < rowParts; q++) {
+                for (int q = 0; q < parts; q++) {
                     w += rangeW[q * f + i];
                     b += rangeB[q * f + i];
                 }
@@ -957,6 +956,11 @@ public final class NormCall implements WorkerPool.Tasks {
         }
     }
 
+    /** The row ranges of the parameter gradients: {@link #ROW_PARTS}, or one per row when there are fewer. */
+    private int rowParts() {
+        return (int) Math.min(units, ROW_PARTS);
+    }
+
     /** Row u's gradient sums, its coefficients, then its dx. */
     private void rowDx(int u, NormCall mine) {
         double m = unitLength;
@@ -974,8 +978,8 @@ public final class NormCall implements WorkerPool.Tasks {
      */
     private void rowRangeTask(int part) {
         NormCall mine = own(this);
-        long u0 = part * units / rowParts;
-        long u1 = (part + 1) * units / rowParts;
+        long u0 = part * units / rowParts();
+        long u1 = (part + 1) * units / rowParts();
         int f = (int) unitLength;
         for (long u = u0; u < u1; u += unitsPerTask) {
             long e = Math.min(u1, u + unitsPerTask);

@@ -402,11 +402,11 @@ final class SegmentLoops {
         int columns = c0 + main * LANES < c1 ? main + 1 : main;
         int width = columns * LANES;
         long count = 0;
+        boolean inOrder = PanamaBackend.inOrder(streaming, channels, c0, c1, 1);
         for (long row = 0; row < rows; row += BLOCK) {
             int k = (int) Math.min(BLOCK, rows - row);
             Arrays.fill(acc, 0, 2 * width, 0f);
-            welfordRows(x, first + row * channels, channels, c0, c1, main, columns, k, pivots, acc, width,
-                    PanamaBackend.inOrder(streaming, channels, c0, c1, 1));
+            welfordRows(x, first + row * channels, channels, c0, c1, main, columns, k, pivots, acc, width, inOrder);
             PanamaBackend.mergeRows(acc, width, k, pivots, c0, c1, main, mean, m2, slot, count);
             count += k;
         }
