@@ -1350,6 +1350,68 @@ final class ArrayLoops {
                 weight, bias);
     }
 
+    /** See {@link KernelBackend#normalizeAffineRows}: four rows per load of the parameters, the rest one by one. */
+    static void normalizeAffineRows(float[] x, long xAt, float[] y, long yAt, int length, int rows, float[] center,
+                                    float[] scale, float[] shift, int unit, float[] weight, float[] bias) {
+        int q = 0;
+        for (; q + 4 <= rows; q += 4) {
+            normalizeFourRows(x, xAt + (long) q * length, y, yAt + (long) q * length, length, center, scale, shift,
+                    unit + q, weight, bias);
+        }
+        for (; q < rows; q++) {
+            normalizeAffine(x, xAt + (long) q * length, y, yAt + (long) q * length, length, center[unit + q],
+                    scale[unit + q], shift[unit + q], weight, bias);
+        }
+    }
+
+    /** Rows {@code unit .. unit+3} of {@link #normalizeAffineRows}, each element as {@link #normalizeAffine} takes it. */
+    private static void normalizeFourRows(float[] x, long xAt, float[] y, long yAt, int length, float[] center, float[] scale,
+                                          float[] shift, int unit, float[] weight, float[] bias) {
+        FloatVector m0 = FloatVector.broadcast(SPECIES, center[unit]);
+        FloatVector m1 = FloatVector.broadcast(SPECIES, center[unit + 1]);
+        FloatVector m2 = FloatVector.broadcast(SPECIES, center[unit + 2]);
+        FloatVector m3 = FloatVector.broadcast(SPECIES, center[unit + 3]);
+        FloatVector s0 = FloatVector.broadcast(SPECIES, scale[unit]);
+        FloatVector s1 = FloatVector.broadcast(SPECIES, scale[unit + 1]);
+        FloatVector s2 = FloatVector.broadcast(SPECIES, scale[unit + 2]);
+        FloatVector s3 = FloatVector.broadcast(SPECIES, scale[unit + 3]);
+        FloatVector r0 = FloatVector.broadcast(SPECIES, shift[unit]);
+        FloatVector r1 = FloatVector.broadcast(SPECIES, shift[unit + 1]);
+        FloatVector r2 = FloatVector.broadcast(SPECIES, shift[unit + 2]);
+        FloatVector r3 = FloatVector.broadcast(SPECIES, shift[unit + 3]);
+        long x1 = xAt + length;
+        long x2 = xAt + 2L * length;
+        long x3 = xAt + 3L * length;
+        long y1 = yAt + length;
+        long y2 = yAt + 2L * length;
+        long y3 = yAt + 3L * length;
+        int i = 0;
+        if (bias != null) {
+            for (; i + LANES <= length; i += LANES) {
+                FloatVector w = FloatVector.fromArray(SPECIES, weight, i);
+                FloatVector b = FloatVector.fromArray(SPECIES, bias, i);
+                FloatVector.fromArray(SPECIES, x, (int) (xAt + i)).sub(m0).fma(s0, r0).fma(w, b).intoArray(y, (int) (yAt + i));
+                FloatVector.fromArray(SPECIES, x, (int) (x1 + i)).sub(m1).fma(s1, r1).fma(w, b).intoArray(y, (int) (y1 + i));
+                FloatVector.fromArray(SPECIES, x, (int) (x2 + i)).sub(m2).fma(s2, r2).fma(w, b).intoArray(y, (int) (y2 + i));
+                FloatVector.fromArray(SPECIES, x, (int) (x3 + i)).sub(m3).fma(s3, r3).fma(w, b).intoArray(y, (int) (y3 + i));
+            }
+        } else {
+            for (; i + LANES <= length; i += LANES) {
+                FloatVector w = FloatVector.fromArray(SPECIES, weight, i);
+                FloatVector.fromArray(SPECIES, x, (int) (xAt + i)).sub(m0).fma(s0, r0).mul(w).intoArray(y, (int) (yAt + i));
+                FloatVector.fromArray(SPECIES, x, (int) (x1 + i)).sub(m1).fma(s1, r1).mul(w).intoArray(y, (int) (y1 + i));
+                FloatVector.fromArray(SPECIES, x, (int) (x2 + i)).sub(m2).fma(s2, r2).mul(w).intoArray(y, (int) (y2 + i));
+                FloatVector.fromArray(SPECIES, x, (int) (x3 + i)).sub(m3).fma(s3, r3).mul(w).intoArray(y, (int) (y3 + i));
+            }
+        }
+        // scalar tails
+        for (int q = 0; q < 4; q++) {
+            ScalarBackend.normalizeAffineRange(x, null, xAt + (long) q * length, y, null,
+                    yAt + (long) q * length, i, length, center[unit + q], scale[unit + q], shift[unit + q], weight,
+                    bias);
+        }
+    }
+
     /** See {@link KernelBackend#weightedGradientSums}: two accumulators per sum, blocks as in {@link #sumSquares}. */
     static void weightedGradientSums(float[] dy, long dyAt, float[] x, long xAt, int length, float center, float[] weight,
                                      double[] sums, int slot, float[] acc) {

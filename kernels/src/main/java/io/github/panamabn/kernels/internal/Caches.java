@@ -5,11 +5,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The machine's last-level cache, as far as the kernels need it: a tensor larger than it streams from
- * memory whatever a caller did with it just before, and the loops that read it then favour one
- * sequential stream over register reuse; work cut into waves that fit it is read twice from cache,
- * not memory. Read once from Linux's sysfs (the largest data or unified cache of CPU 0); elsewhere, or
- * when unreadable, 32 MB.
+ * The machine's caches, as far as the kernels need them. The last level: a tensor larger than it streams
+ * from memory whatever a caller did with it just before, and the loops that read it then favour one
+ * sequential stream over register reuse; work cut into waves that fit it is read twice from cache, not
+ * memory. The first level's data cache: per-feature parameters that take more than half of it are
+ * evicted by the rows streaming past them, so rows then share each parameter load. Read once from
+ * Linux's sysfs (CPU 0's caches); elsewhere, or when unreadable, 32 MB and 32 KB.
  */
 final class Caches {
     /**
@@ -18,7 +19,11 @@ final class Caches {
      */
     static final String LAST_LEVEL_PROPERTY = "panamabn.lastLevelCacheBytes";
     /** The last-level cache's size in bytes. */
-    static final long LAST_LEVEL = Long.getLong(LAST_LEVEL_PROPERTY, lastLevelFromSysfs(32L << 20));
+    static final long LAST_LEVEL = Long.getLong(LAST_LEVEL_PROPERTY, fromSysfs(false, 32L << 20));
+    /** Test-only: the first-level data cache's size in bytes; 0 makes every row share parameter loads. */
+    static final String LEVEL_ONE_PROPERTY = "panamabn.levelOneDataBytes";
+    /** The first-level data cache's size in bytes. */
+    static final long LEVEL_ONE_DATA = Long.getLong(LEVEL_ONE_PROPERTY, fromSysfs(true, 32L << 10));
 
     private Caches() {
     }
@@ -28,7 +33,16 @@ final class Caches {
         return bytes > LAST_LEVEL;
     }
 
-    private static long lastLevelFromSysfs(long fallback) {
+    /**
+     * Whether per-feature parameters of {@code bytes} (weight and bias together) would not stay in the
+     * first-level data cache while rows stream past them.
+     */
+    static boolean parametersEvicted(long bytes) {
+        return 2 * bytes >= LEVEL_ONE_DATA;
+    }
+
+    /** The first level's data cache ({@code levelOne}) or the largest data or unified cache of CPU 0. */
+    private static long fromSysfs(boolean levelOne, long fallback) {
         long largest = 0;
         Path caches = Path.of("/sys/devices/system/cpu/cpu0/cache");
         for (int i = 0; i < 8; i++) {
@@ -37,7 +51,14 @@ final class Caches {
                 if (!Files.isDirectory(index)) {
                     break;
                 }
-                if (Files.readString(index.resolve("type")).trim().equals("Instruction")) {
+                String type = Files.readString(index.resolve("type")).trim();
+                if (type.equals("Instruction")) {
+                    continue;
+                }
+                if (levelOne) {
+                    if (type.equals("Data") && Files.readString(index.resolve("level")).trim().equals("1")) {
+                        return parseSize(Files.readString(index.resolve("size")).trim());
+                    }
                     continue;
                 }
                 largest = Math.max(largest, parseSize(Files.readString(index.resolve("size")).trim()));

@@ -110,6 +110,16 @@ public interface KernelBackend {
     void normalizeAffine(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt, int length,
                          float center, float scale, float shift, float[] weight, float[] bias);
 
+    /**
+     * {@link #normalizeAffine} over {@code rows} consecutive rows of {@code length} floats, row q with
+     * {@code center[unit + q]}, {@code scale[unit + q]} and {@code shift[unit + q]}: the same floats, the
+     * parameters loaded once for several rows (for parameters too large to stay in the first-level cache
+     * while rows stream past them). y may be x.
+     */
+    void normalizeAffineRows(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                             int length, int rows, float[] center, float[] scale, float[] shift, int unit,
+                             float[] weight, float[] bias);
+
     /** {@code out = a + b} over {@code length} floats; out may be a or b. */
     void add(float[] aa, MemorySegment as, long aAt, float[] ba, MemorySegment bs, long bAt, float[] outa,
              MemorySegment outs, long outAt, long length);

@@ -423,6 +423,18 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     @Override
+    public void normalizeAffineRows(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                    int length, int rows, float[] center, float[] scale, float[] shift, int unit,
+                                    float[] weight, float[] bias) {
+        if (xa != null) {
+            ArrayLoops.normalizeAffineRows(xa, xAt, ya, yAt, length, rows, center, scale, shift, unit, weight, bias);
+        } else {
+            SegmentLoops.normalizeAffineRows(xs, xAt, ys, yAt, length, rows, center, scale, shift, unit, weight,
+                    bias);
+        }
+    }
+
+    @Override
     public void add(float[] aa, MemorySegment as, long aAt, float[] ba, MemorySegment bs, long bAt, float[] outa,
                     MemorySegment outs, long outAt, long length) {
         if (aa != null) {

@@ -208,6 +208,16 @@ public final class ScalarBackend implements KernelBackend {
         normalizeAffineRange(xa, xs, xAt, ya, ys, yAt, 0, length, center, scale, shift, weight, bias);
     }
 
+    @Override
+    public void normalizeAffineRows(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                    int length, int rows, float[] center, float[] scale, float[] shift, int unit,
+                                    float[] weight, float[] bias) {
+        for (int q = 0; q < rows; q++) {
+            normalizeAffineRange(xa, xs, xAt + (long) q * length, ya, ys, yAt + (long) q * length, 0, length,
+                    center[unit + q], scale[unit + q], shift[unit + q], weight, bias);
+        }
+    }
+
     /** Elements {@code [from, to)} of one row of {@link #normalizeAffine}; shared with the vector tails. */
     static void normalizeAffineRange(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
                                      int from, int to, float center, float scale, float shift, float[] weight,

@@ -1354,6 +1354,68 @@ final class SegmentLoops {
                 weight, bias);
     }
 
+    /** See {@link KernelBackend#normalizeAffineRows}: four rows per load of the parameters, the rest one by one. */
+    static void normalizeAffineRows(MemorySegment x, long xAt, MemorySegment y, long yAt, int length, int rows, float[] center,
+                                    float[] scale, float[] shift, int unit, float[] weight, float[] bias) {
+        int q = 0;
+        for (; q + 4 <= rows; q += 4) {
+            normalizeFourRows(x, xAt + (long) q * length, y, yAt + (long) q * length, length, center, scale, shift,
+                    unit + q, weight, bias);
+        }
+        for (; q < rows; q++) {
+            normalizeAffine(x, xAt + (long) q * length, y, yAt + (long) q * length, length, center[unit + q],
+                    scale[unit + q], shift[unit + q], weight, bias);
+        }
+    }
+
+    /** Rows {@code unit .. unit+3} of {@link #normalizeAffineRows}, each element as {@link #normalizeAffine} takes it. */
+    private static void normalizeFourRows(MemorySegment x, long xAt, MemorySegment y, long yAt, int length, float[] center, float[] scale,
+                                          float[] shift, int unit, float[] weight, float[] bias) {
+        FloatVector m0 = FloatVector.broadcast(SPECIES, center[unit]);
+        FloatVector m1 = FloatVector.broadcast(SPECIES, center[unit + 1]);
+        FloatVector m2 = FloatVector.broadcast(SPECIES, center[unit + 2]);
+        FloatVector m3 = FloatVector.broadcast(SPECIES, center[unit + 3]);
+        FloatVector s0 = FloatVector.broadcast(SPECIES, scale[unit]);
+        FloatVector s1 = FloatVector.broadcast(SPECIES, scale[unit + 1]);
+        FloatVector s2 = FloatVector.broadcast(SPECIES, scale[unit + 2]);
+        FloatVector s3 = FloatVector.broadcast(SPECIES, scale[unit + 3]);
+        FloatVector r0 = FloatVector.broadcast(SPECIES, shift[unit]);
+        FloatVector r1 = FloatVector.broadcast(SPECIES, shift[unit + 1]);
+        FloatVector r2 = FloatVector.broadcast(SPECIES, shift[unit + 2]);
+        FloatVector r3 = FloatVector.broadcast(SPECIES, shift[unit + 3]);
+        long x1 = xAt + length;
+        long x2 = xAt + 2L * length;
+        long x3 = xAt + 3L * length;
+        long y1 = yAt + length;
+        long y2 = yAt + 2L * length;
+        long y3 = yAt + 3L * length;
+        int i = 0;
+        if (bias != null) {
+            for (; i + LANES <= length; i += LANES) {
+                FloatVector w = FloatVector.fromArray(SPECIES, weight, i);
+                FloatVector b = FloatVector.fromArray(SPECIES, bias, i);
+                FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m0).fma(s0, r0).fma(w, b).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(SPECIES, x, (x1 + i) * Float.BYTES, ORDER).sub(m1).fma(s1, r1).fma(w, b).intoMemorySegment(y, (y1 + i) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(SPECIES, x, (x2 + i) * Float.BYTES, ORDER).sub(m2).fma(s2, r2).fma(w, b).intoMemorySegment(y, (y2 + i) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(SPECIES, x, (x3 + i) * Float.BYTES, ORDER).sub(m3).fma(s3, r3).fma(w, b).intoMemorySegment(y, (y3 + i) * Float.BYTES, ORDER);
+            }
+        } else {
+            for (; i + LANES <= length; i += LANES) {
+                FloatVector w = FloatVector.fromArray(SPECIES, weight, i);
+                FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m0).fma(s0, r0).mul(w).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(SPECIES, x, (x1 + i) * Float.BYTES, ORDER).sub(m1).fma(s1, r1).mul(w).intoMemorySegment(y, (y1 + i) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(SPECIES, x, (x2 + i) * Float.BYTES, ORDER).sub(m2).fma(s2, r2).mul(w).intoMemorySegment(y, (y2 + i) * Float.BYTES, ORDER);
+                FloatVector.fromMemorySegment(SPECIES, x, (x3 + i) * Float.BYTES, ORDER).sub(m3).fma(s3, r3).mul(w).intoMemorySegment(y, (y3 + i) * Float.BYTES, ORDER);
+            }
+        }
+        // scalar tails
+        for (int q = 0; q < 4; q++) {
+            ScalarBackend.normalizeAffineRange(null, x, xAt + (long) q * length, null, y,
+                    yAt + (long) q * length, i, length, center[unit + q], scale[unit + q], shift[unit + q], weight,
+                    bias);
+        }
+    }
+
     /** See {@link KernelBackend#weightedGradientSums}: two accumulators per sum, blocks as in {@link #sumSquares}. */
     static void weightedGradientSums(MemorySegment dy, long dyAt, MemorySegment x, long xAt, int length, float center, float[] weight,
                                      double[] sums, int slot, float[] acc) {
