@@ -220,7 +220,9 @@ public final class BenchReport {
                 + "at the same size and thread count; time / copy is our time over one copy's. B/op: bytes "
                 + "allocated per call (JMH's gc profiler, calling thread), net of what JMH allocates itself per "
                 + "iteration (" + String.format("%.0f", r.jmhBytesPerIteration()) + " bytes here, from the "
-                + "allocation-free bandwidth benchmarks); the exact check is the build's PollutedAllocationTest.\n\n"
+                + "allocation-free bandwidth benchmarks, give or take " + String.format("%.0f", r.jmhBytesSpread())
+                + " from one iteration to the next: a call that takes t ms is resolved to that times t / iteration "
+                + "time); the exact check is the build's PollutedAllocationTest.\n\n"
                 + "## Targets\n\n" + r.targets() + "\n## Against PyTorch and the floor\n\n" + r.peerTable()
                 + "\n![PANAMA against PyTorch](benchmarks.png)\n" + r.pollution() + "\n## All results\n\n" + r.table()
                 + "\n![PANAMA against its scalar twin](benchmarks-scalar.png)\n";
@@ -239,6 +241,7 @@ public final class BenchReport {
         private final List<Result> results = new ArrayList<>();
         private final Machine machine;
         private final double jmhBytes;
+        private final double jmhSpread;
 
         Report(List<Result> all, Machine machine) {
             this.machine = machine;
@@ -246,25 +249,42 @@ public final class BenchReport {
                 results.add(r.owner().equals("PyTorchBenchmark") ? r.fastestFork() : r);
             }
             // JMH allocates a few KB of its own per iteration in the benchmark thread; the bandwidth
-            // benchmarks allocate nothing, so what they show per iteration is JMH's share.
+            // benchmarks allocate nothing, so what they show per iteration is JMH's share. Only those run on
+            // one JMH thread, as every kernel benchmark is (two JMH threads share other bookkeeping).
             List<Double> perIteration = new ArrayList<>();
             for (Result r : results) {
-                if (r.owner().equals("MemoryBandwidthBenchmark") && !Double.isNaN(r.bytesPerOp())) {
+                if (r.owner().equals("MemoryBandwidthBenchmark") && r.jmhThreads() == 1 && !Double.isNaN(r.bytesPerOp())) {
                     perIteration.add(r.bytesPerOp() * r.iterationMs() / r.score());
                 }
             }
             perIteration.sort(null);
             jmhBytes = perIteration.isEmpty() ? 0 : perIteration.get(perIteration.size() / 2);
+            jmhSpread = perIteration.isEmpty() ? 0 : perIteration.getLast() - perIteration.getFirst();
         }
 
         double jmhBytesPerIteration() {
             return jmhBytes;
         }
 
+        /** How much JMH's own bytes per iteration vary: the largest less the smallest. */
+        double jmhBytesSpread() {
+            return jmhSpread;
+        }
+
         /** Bytes per call the kernel allocated itself: JMH's per-iteration share taken out. */
         double netBytesPerOp(Result p) {
             double share = jmhBytes * p.score() / p.iterationMs();
             return Double.isNaN(share) ? p.bytesPerOp() : p.bytesPerOp() - share;
+        }
+
+        /**
+         * How finely {@link #netBytesPerOp} can tell: JMH's own share varies from iteration to iteration
+         * (the spread of the bandwidth benchmarks' per-iteration bytes), and a call that takes a good part of
+         * an iteration carries that spread over few calls (100 ms calls: a 400 B spread is 40 B per call).
+         */
+        double bytesResolution(Result p) {
+            double r = jmhSpread * p.score() / p.iterationMs();
+            return Double.isNaN(r) ? 0 : r;
         }
 
         Result find(String owner, String kernel, String shape, String layout, String storage, String impl, int threads) {
@@ -486,19 +506,24 @@ public final class BenchReport {
                             s.score() / p.score() >= 8);
                 }
             }
+            // The largest allocation the measurement shows beyond its resolution (see bytesResolution).
             double most = Double.NEGATIVE_INFINITY;
-            String allocWhere = "–";
+            Result mostAt = null;
             for (Result p : results) {
                 if (p.owner().equals("KernelBenchmark") && p.param("implementation").equals("PANAMA")
-                        && netBytesPerOp(p) > most) {
-                    most = netBytesPerOp(p);
-                    allocWhere = p.kernel() + " " + p.param("shape") + " " + p.param("layout") + " "
-                            + p.param("storage").toLowerCase(Locale.ROOT) + ", " + p.threads() + "t";
+                        && netBytesPerOp(p) - bytesResolution(p) > most) {
+                    most = netBytesPerOp(p) - bytesResolution(p);
+                    mostAt = p;
                 }
             }
-            if (most != Double.NEGATIVE_INFINITY) {
-                row(b, "bytes allocated per PANAMA call (net of JMH), most of any", allocWhere,
-                        String.format("%.2f B", most), String.format("0 (< %.0f)", ZERO_BYTES), most < ZERO_BYTES);
+            if (mostAt != null) {
+                double res = bytesResolution(mostAt);
+                row(b, "bytes allocated per PANAMA call (net of JMH), most of any beyond what JMH resolves",
+                        mostAt.kernel() + " " + mostAt.param("shape") + " " + mostAt.param("layout") + " "
+                                + mostAt.param("storage").toLowerCase(Locale.ROOT) + ", " + mostAt.threads() + "t",
+                        res < 0.005 ? String.format("%.2f B", netBytesPerOp(mostAt))
+                                : String.format("%.2f B ± %.2f", netBytesPerOp(mostAt), res),
+                        String.format("0 (< %.0f)", ZERO_BYTES), most < ZERO_BYTES);
             }
             return b.toString();
         }

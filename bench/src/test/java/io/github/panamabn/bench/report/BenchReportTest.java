@@ -121,6 +121,35 @@ class BenchReportTest {
     }
 
     @Test
+    void allocationIsJudgedBeyondWhatJmhsOwnVaryingShareLetsItResolve(@TempDir Path dir) throws Exception {
+        String bandwidth = String.join(",", List.of(
+                // JMH's own bytes per 1 s iteration, on one JMH thread: 7000, 6900 and 7400 (median 7000, spread 500)
+                result("MemoryBandwidthBenchmark.copy", "\"shape\":\"" + SHAPE + "\"", 1, 2.0, 0.1, "[[2.0]]", "14.0"),
+                result("MemoryBandwidthBenchmark.vectorCopy", "\"shape\":\"" + SHAPE + "\"", 1, 2.5, 0.1, "[[2.5]]",
+                        "17.25"),
+                result("MemoryBandwidthBenchmark.sum", "\"shape\":\"" + SHAPE + "\"", 1, 1.0, 0.1, "[[1.0]]", "7.4"),
+                // two JMH threads keep other books (4000 B each): not the kernel benchmarks' share
+                result("MemoryBandwidthBenchmark.copy", "\"shape\":\"" + SHAPE + "\"", 2, 3.0, 0.1, "[[3.0]]", "12.0")));
+        // a 100 ms call: JMH's share 700 B, known to within 50 B; 730 B measured is 30 B net, within that
+        String slow = kernel("PANAMA", "backward", "NCHW", 1, 100.0, "730.0");
+        Path file = dir.resolve("slow.json");
+        Files.writeString(file, "[" + bandwidth + "," + slow + "]");
+        BenchReport.Report report = new BenchReport.Report(BenchReport.read(List.of(file)), MACHINE);
+        assertEquals(7000, report.jmhBytesPerIteration(), 1e-9);
+        assertEquals(500, report.jmhBytesSpread(), 1e-9);
+        String targets = report.targets();
+        assertTrue(targets.contains("| backward " + SHAPE + " NCHW array, 1t | 30.00 B ± 50.00 | 0 (< 16) | yes |"),
+                targets);
+
+        // a 2 us call that allocates 20 B: JMH's share is 0.014 B, resolved to 0.001 B, so 20 B is an allocation
+        String fast = kernel("PANAMA", "statistics", "NCHW", 1, 0.002, "20.014");
+        Files.writeString(file, "[" + bandwidth + "," + slow + "," + fast + "]");
+        targets = new BenchReport.Report(BenchReport.read(List.of(file)), MACHINE).targets();
+        assertTrue(targets.contains("| statistics " + SHAPE + " NCHW array, 1t | 20.00 B | 0 (< 16) | **no** |"),
+                targets);
+    }
+
+    @Test
     void aTruncatedOrForeignResultFileIsAnErrorNamingIt(@TempDir Path dir) throws Exception {
         Path truncated = dir.resolve("truncated.json");
         Files.writeString(truncated, "[{\"benchmark\":\"x.y.K.statistics\",\"threads\":1,\"primaryMetric\":{\"sc");
