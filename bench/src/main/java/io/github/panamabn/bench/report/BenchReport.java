@@ -56,9 +56,9 @@ public final class BenchReport {
     /** The moonshot: NCHW training forward reading x once where a channel's slab fits in L2. */
     static final double ONE_READ_TARGET = 1.3;
     /**
-     * Net of JMH's own allocations, fewer bytes than this per call is no allocation: any object a kernel
-     * allocated would be at least 16 bytes, while what is left of JMH's per-iteration share after the
-     * subtraction reaches about 10 B/op on the slowest calls.
+     * Net of JMH's own allocations and beyond what the measurement resolves (see
+     * {@code Report.bytesResolution}), fewer bytes than this per call is no allocation: any object a kernel
+     * allocated would be at least 16 bytes.
      */
     static final double ZERO_BYTES = 16;
     static final String[] KERNELS = {"statistics", "forwardTraining", "forwardInference", "backward"};
@@ -253,7 +253,8 @@ public final class BenchReport {
             // one JMH thread, as every kernel benchmark is (two JMH threads share other bookkeeping).
             List<Double> perIteration = new ArrayList<>();
             for (Result r : results) {
-                if (r.owner().equals("MemoryBandwidthBenchmark") && r.jmhThreads() == 1 && !Double.isNaN(r.bytesPerOp())) {
+                if (r.owner().equals("MemoryBandwidthBenchmark") && r.jmhThreads() == 1
+                        && !Double.isNaN(r.bytesPerOp())) {
                     perIteration.add(r.bytesPerOp() * r.iterationMs() / r.score());
                 }
             }
@@ -285,6 +286,11 @@ public final class BenchReport {
         double bytesResolution(Result p) {
             double r = jmhSpread * p.score() / p.iterationMs();
             return Double.isNaN(r) ? 0 : r;
+        }
+
+        /** What a call shows allocated beyond {@link #bytesResolution}: what the allocation target judges. */
+        double unresolvedBytes(Result p) {
+            return netBytesPerOp(p) - bytesResolution(p);
         }
 
         Result find(String owner, String kernel, String shape, String layout, String storage, String impl, int threads) {
@@ -507,12 +513,10 @@ public final class BenchReport {
                 }
             }
             // The largest allocation the measurement shows beyond its resolution (see bytesResolution).
-            double most = Double.NEGATIVE_INFINITY;
             Result mostAt = null;
             for (Result p : results) {
                 if (p.owner().equals("KernelBenchmark") && p.param("implementation").equals("PANAMA")
-                        && netBytesPerOp(p) - bytesResolution(p) > most) {
-                    most = netBytesPerOp(p) - bytesResolution(p);
+                        && (mostAt == null || unresolvedBytes(p) > unresolvedBytes(mostAt))) {
                     mostAt = p;
                 }
             }
@@ -523,7 +527,7 @@ public final class BenchReport {
                                 + mostAt.param("storage").toLowerCase(Locale.ROOT) + ", " + mostAt.threads() + "t",
                         res < 0.005 ? String.format("%.2f B", netBytesPerOp(mostAt))
                                 : String.format("%.2f B ± %.2f", netBytesPerOp(mostAt), res),
-                        String.format("0 (< %.0f)", ZERO_BYTES), most < ZERO_BYTES);
+                        String.format("0 (< %.0f)", ZERO_BYTES), unresolvedBytes(mostAt) < ZERO_BYTES);
             }
             return b.toString();
         }
