@@ -793,14 +793,14 @@ public final class NormCall implements WorkerPool.Tasks {
 
     /**
      * Rows {@code [u0, u1)} of layer or RMS norm. In a tensor streaming from memory, parameters that the
-     * rows would evict from the first-level cache are loaded once for four rows: with weight and bias of
-     * 4096 features (32 KB) on a 32 KB L1, 8192 rows took 2.6x a copy a row at a time, 2.1x four at a
-     * time; at 1024 features (8 KB, which stay) four rows took 2.5x against 1.8x, and from the L3 (512
-     * rows) four rows were up to 1.4x slower.
+     * rows would evict from a small first-level cache are loaded once for four rows ({@link
+     * Caches#sharesParameterLoads}): with weight and bias of 4096 features (32 KB) on a 32 KB L1, 8192
+     * rows took 2.6x a copy a row at a time, 2.1x four at a time; at 1024 features (8 KB, which stay)
+     * four rows took 2.5x against 1.8x, and from the L3 (512 rows) four rows were up to 1.4x slower.
      */
     private void normalizeRows(long u0, long u1) {
         boolean shareLoads = streaming && weight != null
-                && Caches.parametersEvicted(unitLength * Float.BYTES * (bias == null ? 1 : 2));
+                && Caches.sharesParameterLoads(unitLength * Float.BYTES * (bias == null ? 1 : 2));
         for (long v = u0; v < u1; v++) {
             int u = (int) v;
             long at = v * unitLength;

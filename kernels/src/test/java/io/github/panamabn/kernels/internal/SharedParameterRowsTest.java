@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
  * Layer and RMS norm rows normalized four at a time per load of weight and bias give every float the
  * row-at-a-time loop gives, and the scalar twin's: on arrays and segments, in place, with and without
  * bias, for row lengths around the vector width (the scalar tails) and row counts that leave 1-3 rows
- * over; and the first-level cache's rule takes parameters of half the cache or more.
+ * over; and the first-level cache's rule takes parameters of half the cache or more, on a cache of
+ * 32 KB or less.
  */
 class SharedParameterRowsTest {
     @Test
@@ -78,9 +79,12 @@ class SharedParameterRowsTest {
     }
 
     @Test
-    void parametersOfHalfTheFirstLevelCacheAreEvicted() {
-        assertTrue(Caches.LEVEL_ONE_DATA >= 1 << 10, "the L1 read or assumed: " + Caches.LEVEL_ONE_DATA);
-        assertTrue(Caches.parametersEvicted(Caches.LEVEL_ONE_DATA / 2));
-        assertFalse(Caches.parametersEvicted(Caches.LEVEL_ONE_DATA / 2 - 1));
+    void rowsShareParameterLoadsOfHalfASmallFirstLevelCache() {
+        long l1 = Caches.LEVEL_ONE_DATA;
+        assertTrue(l1 >= 1 << 10, "the L1 read or assumed: " + l1);
+        boolean small = l1 <= Caches.SHARED_LOADS_MAX_LEVEL_ONE;
+        assertTrue(Caches.sharesParameterLoads(l1 / 2) == small, "half of a " + l1 + "-byte L1");
+        assertTrue(Caches.sharesParameterLoads(4 * l1) == small, "four times a " + l1 + "-byte L1");
+        assertFalse(Caches.sharesParameterLoads(l1 / 2 - 1));
     }
 }
