@@ -71,7 +71,7 @@ public class FamilyBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        CompiledCopy.compile();
+        Copies.compile();
         String[] p = kernel.split(":");
         TensorShape shape;
         int params;
@@ -140,7 +140,14 @@ public class FamilyBenchmark {
     /** The floor's unit: one read and one write of the tensor. */
     @Benchmark
     public float[] copy() {
-        CompiledCopy.floats(xa, ya);
+        Copies.arraycopy(xa, ya);
+        return ya;
+    }
+
+    /** A copy by vector loads and stores, the pace a loop that writes its output can reach ({@link Copies}). */
+    @Benchmark
+    public float[] vectorCopy() {
+        Copies.vectorLoop(xa, ya);
         return ya;
     }
 }

@@ -39,7 +39,7 @@ public class MemoryBandwidthBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        CompiledCopy.compile();
+        Copies.compile();
         int n = Math.toIntExact(KernelBenchmark.parse(shape, "NCHW").elementCount());
         x = new float[n];
         y = new float[n];
@@ -48,24 +48,14 @@ public class MemoryBandwidthBenchmark {
 
     @Benchmark
     public float[] copy() {
-        CompiledCopy.floats(x, y);
+        Copies.arraycopy(x, y);
         return y;
     }
 
-    /** A copy by vector loads and stores: on some machines faster than {@code System.arraycopy}. */
+    /** A copy by vector loads and stores: the pace a loop that writes its output can reach ({@link Copies}). */
     @Benchmark
     public float[] vectorCopy() {
-        int l = SPECIES.length();
-        int i = 0;
-        for (; i + 4 * l <= x.length; i += 4 * l) {
-            FloatVector.fromArray(SPECIES, x, i).intoArray(y, i);
-            FloatVector.fromArray(SPECIES, x, i + l).intoArray(y, i + l);
-            FloatVector.fromArray(SPECIES, x, i + 2 * l).intoArray(y, i + 2 * l);
-            FloatVector.fromArray(SPECIES, x, i + 3 * l).intoArray(y, i + 3 * l);
-        }
-        for (; i < x.length; i++) {
-            y[i] = x[i];
-        }
+        Copies.vectorLoop(x, y);
         return y;
     }
 

@@ -59,7 +59,7 @@ public class ResidualNormBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        CompiledCopy.compile();
+        Copies.compile();
         String[] p = kernel.split(":");
         String[] d = p[1].split("x");
         TensorShape shape = TensorShape.nc(Long.parseLong(d[0]), Integer.parseInt(d[1]));
@@ -111,7 +111,7 @@ public class ResidualNormBenchmark {
     /** The floor's unit: one read and one write of the tensor. */
     @Benchmark
     public float[] copy() {
-        CompiledCopy.floats(xa, ha);
+        Copies.arraycopy(xa, ha);
         return ha;
     }
 }
