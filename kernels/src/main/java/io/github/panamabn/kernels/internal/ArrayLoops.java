@@ -1350,6 +1350,58 @@ final class ArrayLoops {
                 weight, bias);
     }
 
+    /**
+     * See {@link KernelBackend#normalizeTouching}: each vector step also loads a vector of the floats read
+     * ahead (the last one again once they run out) into a sum, which is returned, so it is not dropped.
+     * Every output float is computed as {@link #normalizeRun} (weight null) or {@link #normalizeAffine}
+     * computes it.
+     */
+    static float normalizeTouching(float[] x, long xAt, float[] y, long yAt, long length, float center, float scale,
+                                   float shift, float[] weight, float[] bias, long touchAt, long touchLength) {
+        if (touchLength < LANES) {
+            if (weight == null) {
+                normalizeRun(x, xAt, y, yAt, length, center, scale, shift, Float.NEGATIVE_INFINITY);
+            } else {
+                normalizeAffine(x, xAt, y, yAt, (int) length, center, scale, shift, weight, bias);
+            }
+            return 0;
+        }
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector s = FloatVector.broadcast(SPECIES, scale);
+        FloatVector r = FloatVector.broadcast(SPECIES, shift);
+        FloatVector sum = FloatVector.zero(SPECIES);
+        long last = touchAt + touchLength - LANES;
+        long i = 0;
+        if (weight == null) {
+            for (; i + LANES <= length; i += LANES) {
+                sum = sum.add(FloatVector.fromArray(SPECIES, x, (int) (Math.min(touchAt + i, last))));
+                FloatVector.fromArray(SPECIES, x, (int) (xAt + i)).sub(m).fma(s, r).max(Float.NEGATIVE_INFINITY).intoArray(y, (int) (yAt + i));
+            }
+            if (i < length) {
+                VectorMask<Float> in = SPECIES.indexInRange(0, (int) (length - i));
+                FloatVector.fromArray(SPECIES, x, (int) (xAt + i), in).sub(m).fma(s, r).max(Float.NEGATIVE_INFINITY).intoArray(y, (int) (yAt + i), in);
+            }
+            return sum.reduceLanes(VectorOperators.ADD);
+        }
+        if (bias != null) {
+            for (; i + LANES <= length; i += LANES) {
+                sum = sum.add(FloatVector.fromArray(SPECIES, x, (int) (Math.min(touchAt + i, last))));
+                FloatVector t = FloatVector.fromArray(SPECIES, x, (int) (xAt + i)).sub(m).fma(s, r);
+                t.fma(FloatVector.fromArray(SPECIES, weight, (int) i), FloatVector.fromArray(SPECIES, bias, (int) i)).intoArray(y, (int) (yAt + i));
+            }
+        } else {
+            for (; i + LANES <= length; i += LANES) {
+                sum = sum.add(FloatVector.fromArray(SPECIES, x, (int) (Math.min(touchAt + i, last))));
+                FloatVector t = FloatVector.fromArray(SPECIES, x, (int) (xAt + i)).sub(m).fma(s, r);
+                t.mul(FloatVector.fromArray(SPECIES, weight, (int) i)).intoArray(y, (int) (yAt + i));
+            }
+        }
+        // scalar tail
+        ScalarBackend.normalizeAffineRange(x, null, xAt, y, null, yAt, (int) i, (int) length, center, scale, shift,
+                weight, bias);
+        return sum.reduceLanes(VectorOperators.ADD);
+    }
+
     /** See {@link KernelBackend#normalizeAffineRows}: four rows per load of the parameters, the rest one by one. */
     static void normalizeAffineRows(float[] x, long xAt, float[] y, long yAt, int length, int rows, float[] center,
                                     float[] scale, float[] shift, int unit, float[] weight, float[] bias) {

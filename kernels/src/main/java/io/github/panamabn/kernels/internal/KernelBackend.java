@@ -111,6 +111,18 @@ public interface KernelBackend {
                          float center, float scale, float shift, float[] weight, float[] bias);
 
     /**
+     * One row of {@link #normalizeAffine} ({@code weight} null: one run of {@link #normalizeRuns} with no
+     * floor, {@code length} any), the same floats, while reading the {@code touchLength} floats of x's
+     * storage from {@code touchAt}: the next chunk's, so that they come from memory while this row's
+     * output goes to it, as a copy's reads and writes overlap, and the chunk's statistics then find them in
+     * cache. An implementation may skip the reading (the scalar twin does, and so does a touch shorter
+     * than a vector). Returns a value that depends on what was read, for the caller to keep.
+     */
+    float normalizeTouching(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                            long length, float center, float scale, float shift, float[] weight, float[] bias,
+                            long touchAt, long touchLength);
+
+    /**
      * {@link #normalizeAffine} over {@code rows} consecutive rows of {@code length} floats, row q with
      * {@code center[unit + q]}, {@code scale[unit + q]} and {@code shift[unit + q]}: the same floats, the
      * parameters loaded once for several rows (for parameters too large to stay in the first-level cache

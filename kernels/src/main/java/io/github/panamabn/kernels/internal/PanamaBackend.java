@@ -423,6 +423,18 @@ public final class PanamaBackend implements KernelBackend {
     }
 
     @Override
+    public float normalizeTouching(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                   long length, float center, float scale, float shift, float[] weight, float[] bias,
+                                   long touchAt, long touchLength) {
+        if (xa != null) {
+            return ArrayLoops.normalizeTouching(xa, xAt, ya, yAt, length, center, scale, shift, weight, bias, touchAt,
+                    touchLength);
+        }
+        return SegmentLoops.normalizeTouching(xs, xAt, ys, yAt, length, center, scale, shift, weight, bias, touchAt,
+                touchLength);
+    }
+
+    @Override
     public void normalizeAffineRows(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
                                     int length, int rows, float[] center, float[] scale, float[] shift, int unit,
                                     float[] weight, float[] bias) {

@@ -208,6 +208,19 @@ public final class ScalarBackend implements KernelBackend {
         normalizeAffineRange(xa, xs, xAt, ya, ys, yAt, 0, length, center, scale, shift, weight, bias);
     }
 
+    /** The same floats as the vector twin's; nothing read ahead. */
+    @Override
+    public float normalizeTouching(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
+                                   long length, float center, float scale, float shift, float[] weight, float[] bias,
+                                   long touchAt, long touchLength) {
+        if (weight == null) {
+            normalizeRuns(xa, xs, xAt, ya, ys, yAt, 0, length, 1, center, scale, shift, Float.NEGATIVE_INFINITY);
+        } else {
+            normalizeAffineRange(xa, xs, xAt, ya, ys, yAt, 0, (int) length, center, scale, shift, weight, bias);
+        }
+        return 0;
+    }
+
     @Override
     public void normalizeAffineRows(float[] xa, MemorySegment xs, long xAt, float[] ya, MemorySegment ys, long yAt,
                                     int length, int rows, float[] center, float[] scale, float[] shift, int unit,

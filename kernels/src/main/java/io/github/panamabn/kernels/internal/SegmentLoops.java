@@ -1354,6 +1354,58 @@ final class SegmentLoops {
                 weight, bias);
     }
 
+    /**
+     * See {@link KernelBackend#normalizeTouching}: each vector step also loads a vector of the floats read
+     * ahead (the last one again once they run out) into a sum, which is returned, so it is not dropped.
+     * Every output float is computed as {@link #normalizeRun} (weight null) or {@link #normalizeAffine}
+     * computes it.
+     */
+    static float normalizeTouching(MemorySegment x, long xAt, MemorySegment y, long yAt, long length, float center, float scale,
+                                   float shift, float[] weight, float[] bias, long touchAt, long touchLength) {
+        if (touchLength < LANES) {
+            if (weight == null) {
+                normalizeRun(x, xAt, y, yAt, length, center, scale, shift, Float.NEGATIVE_INFINITY);
+            } else {
+                normalizeAffine(x, xAt, y, yAt, (int) length, center, scale, shift, weight, bias);
+            }
+            return 0;
+        }
+        FloatVector m = FloatVector.broadcast(SPECIES, center);
+        FloatVector s = FloatVector.broadcast(SPECIES, scale);
+        FloatVector r = FloatVector.broadcast(SPECIES, shift);
+        FloatVector sum = FloatVector.zero(SPECIES);
+        long last = touchAt + touchLength - LANES;
+        long i = 0;
+        if (weight == null) {
+            for (; i + LANES <= length; i += LANES) {
+                sum = sum.add(FloatVector.fromMemorySegment(SPECIES, x, (Math.min(touchAt + i, last)) * Float.BYTES, ORDER));
+                FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m).fma(s, r).max(Float.NEGATIVE_INFINITY).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
+            }
+            if (i < length) {
+                VectorMask<Float> in = SPECIES.indexInRange(0, (int) (length - i));
+                FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER, in).sub(m).fma(s, r).max(Float.NEGATIVE_INFINITY).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER, in);
+            }
+            return sum.reduceLanes(VectorOperators.ADD);
+        }
+        if (bias != null) {
+            for (; i + LANES <= length; i += LANES) {
+                sum = sum.add(FloatVector.fromMemorySegment(SPECIES, x, (Math.min(touchAt + i, last)) * Float.BYTES, ORDER));
+                FloatVector t = FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m).fma(s, r);
+                t.fma(FloatVector.fromArray(SPECIES, weight, (int) i), FloatVector.fromArray(SPECIES, bias, (int) i)).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
+            }
+        } else {
+            for (; i + LANES <= length; i += LANES) {
+                sum = sum.add(FloatVector.fromMemorySegment(SPECIES, x, (Math.min(touchAt + i, last)) * Float.BYTES, ORDER));
+                FloatVector t = FloatVector.fromMemorySegment(SPECIES, x, (xAt + i) * Float.BYTES, ORDER).sub(m).fma(s, r);
+                t.mul(FloatVector.fromArray(SPECIES, weight, (int) i)).intoMemorySegment(y, (yAt + i) * Float.BYTES, ORDER);
+            }
+        }
+        // scalar tail
+        ScalarBackend.normalizeAffineRange(null, x, xAt, null, y, yAt, (int) i, (int) length, center, scale, shift,
+                weight, bias);
+        return sum.reduceLanes(VectorOperators.ADD);
+    }
+
     /** See {@link KernelBackend#normalizeAffineRows}: four rows per load of the parameters, the rest one by one. */
     static void normalizeAffineRows(MemorySegment x, long xAt, MemorySegment y, long yAt, int length, int rows, float[] center,
                                     float[] scale, float[] shift, int unit, float[] weight, float[] bias) {
