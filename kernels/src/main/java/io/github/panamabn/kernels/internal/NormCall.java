@@ -86,10 +86,7 @@ public final class NormCall implements WorkerPool.Tasks {
 
     // This thread's own scratch, whichever call it works for.
     private float[] scratch = new float[0];
-    /** A forward task's reading ahead: how far (elements, 0 for not) and up to where. */
-    private long touchDelta;
-    private long touchEnd;
-    /** What the reading ahead read, kept so that it is not optimized away. */
+    /** What a forward's reading ahead read, kept so that it is not optimized away. */
     private float touched;
     private float[] ownPivots = new float[0];
     private float[] ownCenter = new float[0];
@@ -651,9 +648,9 @@ public final class NormCall implements WorkerPool.Tasks {
     /**
      * The forward of contiguous units, a chunk at a time while it is in cache: (x + residual into h,)
      * the chunk's moments, its normalization. Each unit's arithmetic is the same as in separate passes.
-     * A tensor streaming from memory reads the next chunk while this one's output is written (see {@link
-     * KernelBackend#normalizeTouching}): 32768 rows of 4096 took 105 ms without, against 91 with, in a
-     * sketch of this loop on a 2-core Xeon; a residual add reads its chunk itself.
+     * A tensor streaming from memory reads the next chunk while this one's output is written, on one
+     * thread (see {@link KernelBackend#normalizeTouching}): layer norm of 32768 rows of 4096 took 110 ms
+     * without, 97 with, on a 2-core Xeon; a residual add reads its chunk itself.
      */
     private void forwardTask(int task) {
         NormCall own = own(this);
@@ -675,26 +672,23 @@ public final class NormCall implements WorkerPool.Tasks {
                 finishUnit((int) u + j);
             }
             // the next chunk, unit j of it read beside unit j of this one
-            own.touchDelta = touching ? k * unitLength : 0;
-            own.touchEnd = Math.min(units, u + k + step) * unitLength;
-            if (kind == GROUP) {
-                normalizeGroups(u, u + k, own);
-            } else {
-                normalizeRows(u, u + k, own);
-            }
+            long ahead = touching ? k * unitLength : 0;
+            long aheadEnd = Math.min(units, u + k + step) * unitLength;
+            own.touched += kind == GROUP ? normalizeGroups(u, u + k, ahead, aheadEnd)
+                    : normalizeRows(u, u + k, ahead, aheadEnd);
         }
     }
 
     /**
      * {@code length} floats from element {@code at} (relative to x's base) of a forward's output, reading
-     * meanwhile the floats {@code touchDelta} further on that lie before {@code touchEnd}, when there is a
-     * next chunk to read.
+     * meanwhile the floats {@code ahead} further on that lie before {@code aheadEnd} ({@code ahead} 0: none).
+     * Returns what the backend returns for what it read.
      */
-    private void normalizeTouching(NormCall own, long at, long length, float ctr, float sc, float sh, float[] w,
-                                   float[] b) {
-        long touchAt = at + own.touchDelta;
-        long touchLength = own.touchDelta == 0 ? 0 : Math.max(0, Math.min(length, own.touchEnd - touchAt));
-        own.touched += backend.normalizeTouching(source.array, source.segment, source.base + at, y.array, y.segment,
+    private float normalizeTouching(long at, long length, float ctr, float sc, float sh, float[] w, float[] b,
+                                    long ahead, long aheadEnd) {
+        long touchAt = at + ahead;
+        long touchLength = ahead == 0 ? 0 : Math.max(0, Math.min(length, aheadEnd - touchAt));
+        return backend.normalizeTouching(source.array, source.segment, source.base + at, y.array, y.segment,
                 y.base + at, length, ctr, sc, sh, w, b, source.base + touchAt, touchLength);
     }
 
@@ -823,8 +817,10 @@ public final class NormCall implements WorkerPool.Tasks {
      * Caches#sharesParameterLoads}): with weight and bias of 4096 features (32 KB) on a 32 KB L1, 8192
      * rows took 2.6x a copy a row at a time, 2.1x four at a time; at 1024 features (8 KB, which stay)
      * four rows took 2.5x against 1.8x, and from the L3 (512 rows) four rows were up to 1.4x slower.
+     * Otherwise row by row, reading ahead as {@link #normalizeTouching} does; returns what that read.
      */
-    private void normalizeRows(long u0, long u1, NormCall own) {
+    private float normalizeRows(long u0, long u1, long ahead, long aheadEnd) {
+        float read = 0;
         boolean shareLoads = streaming && weight != null
                 && Caches.sharesParameterLoads(unitLength * Float.BYTES * (bias == null ? 1 : 2));
         for (long v = u0; v < u1; v++) {
@@ -845,13 +841,18 @@ public final class NormCall implements WorkerPool.Tasks {
                             (float) (t * (weight == null ? 1 : weight[(int) k]) + (bias == null ? 0 : bias[(int) k])));
                 }
             } else {
-                normalizeTouching(own, at, unitLength, center[u], scale[u], shift[u], weight, bias);
+                read += normalizeTouching(at, unitLength, center[u], scale[u], shift[u], weight, bias, ahead, aheadEnd);
             }
         }
+        return read;
     }
 
-    /** Channels-first groups: each channel's run with the group's statistics and the channel's affine. */
-    private void normalizeGroups(long u0, long u1, NormCall own) {
+    /**
+     * Channels-first groups: each channel's run with the group's statistics and the channel's affine,
+     * reading ahead as {@link #normalizeTouching} does; returns what that read.
+     */
+    private float normalizeGroups(long u0, long u1, long ahead, long aheadEnd) {
+        float read = 0;
         for (long v = u0; v < u1; v++) {
             int u = (int) v;
             long n = v / groups;
@@ -865,11 +866,12 @@ public final class NormCall implements WorkerPool.Tasks {
                             y.base + at,
                             spatial, mean[u], sc, b, Float.NEGATIVE_INFINITY);
                 } else {
-                    normalizeTouching(own, at, spatial, center[u], (float) sc, (float) (b - (mean[u] - center[u]) * sc),
-                            null, null);
+                    read += normalizeTouching(at, spatial, center[u], (float) sc,
+                            (float) (b - (mean[u] - center[u]) * sc), null, null, ahead, aheadEnd);
                 }
             }
         }
+        return read;
     }
 
     /** Channels-last groups: a stripe of one sample's rows, each channel with its group's statistics. */
